@@ -1,0 +1,104 @@
+import { fork, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { startBrowserWorkstation } from './browser-shell/browser-workstation.js';
+import { createLogger } from './logging/logger.js';
+import { defaultUserDataDir } from './paths.js';
+
+/**
+ * `npm start`: starts the embedded companion server, then the workstation: the Electron app when its binary
+ * is installed, otherwise the browser shell, whose address is printed.
+ */
+const appDir = join(__dirname, '..');
+const log = createLogger({ name: 'launcher' });
+
+function electronBinary(): string | null {
+  try {
+    const resolved: unknown = createRequire(__filename)('electron');
+    return typeof resolved === 'string' && existsSync(resolved) ? resolved : null;
+  } catch {
+    return null;
+  }
+}
+
+function startEmbeddedServer(dataDir: string): Promise<{ child: ChildProcess; url: string }> {
+  const child = fork(join(appDir, 'server', 'cli.cjs'), ['serve', '--port', process.env.PARADIM_SERVER_PORT ?? '0', '--data', dataDir], {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('the companion server did not start within 60 s')), 60_000);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`the companion server exited during start-up (code ${String(code)})`));
+    });
+    child.on('message', (message: unknown) => {
+      if (typeof message === 'object' && message !== null && 'url' in message && typeof message.url === 'string') {
+        clearTimeout(timer);
+        resolve({ child, url: message.url });
+      }
+    });
+  });
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      browser: { type: 'boolean', default: false },
+      'no-server': { type: 'boolean', default: false },
+      port: { type: 'string', default: process.env.PARADIM_SHELL_PORT ?? '0' },
+    },
+  });
+  const port = Number(values.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    process.stderr.write(`--port must be a whole number from 0 to 65535, got "${values.port}"\n`);
+    process.exit(2);
+  }
+  const userDataDir = defaultUserDataDir();
+  const children: ChildProcess[] = [];
+  let serverUrl: string | null = null;
+  if (!values['no-server']) {
+    const server = await startEmbeddedServer(join(userDataDir, 'companion-server'));
+    children.push(server.child);
+    serverUrl = server.url;
+    process.stdout.write(`Companion server: ${serverUrl}\n`);
+  }
+  const stopAll = (code: number): void => {
+    for (const child of children) child.kill('SIGTERM');
+    process.exit(code);
+  };
+
+  const electron = values.browser ? null : electronBinary();
+  if (electron !== null) {
+    const app = spawn(electron, [join(appDir, 'main', 'electron-main.cjs')], {
+      stdio: 'inherit',
+      env: { ...process.env, ...(serverUrl === null ? {} : { PARADIM_SERVER_URL: serverUrl }) },
+    });
+    children.push(app);
+    app.on('exit', (code) => stopAll(code ?? 0));
+  } else {
+    const shell = await startBrowserWorkstation({
+      rendererDir: join(appDir, 'renderer'),
+      userDataDir,
+      embeddedServerUrl: serverUrl,
+      log,
+      port,
+    });
+    if (!values.browser) {
+      process.stdout.write('The Electron binary is not installed here, so the workstation runs in the browser shell.\n');
+    }
+    process.stdout.write(`Workstation URL: ${shell.url}\nOpen it in Chromium, Chrome, Edge or Firefox on this computer. Press Ctrl+C to stop.\n`);
+    const shutdown = (): void => {
+      void shell.close().finally(() => stopAll(0));
+    };
+    process.once('SIGINT', shutdown);
+    process.once('SIGTERM', shutdown);
+  }
+}
+
+main().catch((error: unknown) => {
+  log.fatal({ err: error }, 'the workstation could not start');
+  process.stderr.write(`The workstation could not start: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exit(1);
+});

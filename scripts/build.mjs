@@ -1,0 +1,43 @@
+// Builds everything into app/: the renderer with Vite (what Electron ships and the browser shell serves), and the
+// Node sides (Electron main, preload, launcher, browser shell, companion server) with esbuild as single CommonJS
+// files: Electron's sandboxed preload must be one CommonJS file, and bundling keeps start-up fast.
+import { build } from 'esbuild';
+import { readFile, rm } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import { build as viteBuild } from 'vite';
+
+const { values } = parseArgs({ options: { only: { type: 'string' } } });
+const pkg = JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8'));
+const define = { 'process.env.PARADIM_VERSION': JSON.stringify(pkg.version) };
+const common = { bundle: true, platform: 'node', target: 'node20', format: 'cjs', sourcemap: true, define, logLevel: 'warning' };
+// Native or binary-bearing packages stay outside the bundles.
+const external = ['electron', 'better-sqlite3', 'pg-native'];
+
+const targets = {
+  server: () => build({ ...common, entryPoints: { cli: 'server/cli.ts' }, outdir: 'app/server', outExtension: { '.js': '.cjs' }, external }),
+  main: () =>
+    build({
+      ...common,
+      entryPoints: {
+        launcher: 'main/launcher.ts',
+        'electron-main': 'main/electron/electron-main.ts',
+        preload: 'main/preload/preload.ts',
+      },
+      outdir: 'app/main',
+      outExtension: { '.js': '.cjs' },
+      external,
+    }),
+  renderer: () => viteBuild({ configFile: 'vite.config.ts', logLevel: 'warn' }),
+};
+
+const selected = values.only === undefined ? Object.keys(targets) : values.only.split(',');
+for (const name of selected) {
+  if (!(name in targets)) {
+    console.error(`Unknown build target "${name}"; choose from ${Object.keys(targets).join(', ')}`);
+    process.exit(2);
+  }
+}
+if (values.only === undefined) await rm('app', { recursive: true, force: true });
+const started = performance.now();
+await Promise.all(selected.map((name) => targets[name]()));
+console.log(`built ${selected.join(', ')} into app/ in ${Math.round(performance.now() - started)} ms`);

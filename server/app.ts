@@ -1,0 +1,50 @@
+import { constants } from 'node:fs';
+import { access, mkdir } from 'node:fs/promises';
+import Fastify from 'fastify';
+import type { Logger } from 'pino';
+import { AppError } from '../shared/errors/app-error.js';
+import { errorTable } from '../shared/errors/error-table.js';
+import { toWireError } from '../shared/ipc/envelope.js';
+import type { ServerConfig } from './config.js';
+import { RequestLog } from './logging/request-log.js';
+
+export const serverVersion: string = process.env.PARADIM_VERSION ?? '0.0.0-dev';
+
+/**
+ * Builds the companion server without listening, so tests inject requests with no port.
+ * DICOMweb, albums, tokens and the audit trail are added by their own modules.
+ */
+export type ServerApp = Awaited<ReturnType<typeof buildServer>>;
+
+export async function buildServer(config: ServerConfig, log: Logger) {
+  await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
+  const app = Fastify({ loggerInstance: log, logController: new RequestLog(), requestIdHeader: false, bodyLimit: 1024 * 1024 });
+
+  app.setErrorHandler((error, request, reply) => {
+    const known = error instanceof AppError;
+    const frameworkStatus =
+      typeof error === 'object' && error !== null && 'statusCode' in error && typeof error.statusCode === 'number' ? error.statusCode : 500;
+    const status = known ? error.httpStatus : frameworkStatus;
+    if (status >= 500) request.log.error({ err: error }, 'request failed');
+    // Fastify's own 4xx (bad JSON, body too large) say what is wrong without echoing the input.
+    const wire =
+      known || status >= 500
+        ? toWireError(error)
+        : { code: 'INVALID_INPUT' as const, message: errorTable.INVALID_INPUT.message, details: [{ path: '', issue: error instanceof Error ? error.message : 'bad request' }] };
+    void reply.status(status).send({ error: wire });
+  });
+  app.setNotFoundHandler((_request, reply) => {
+    void reply.status(404).send({ error: toWireError(new AppError('NOT_FOUND')) });
+  });
+
+  app.get('/healthz', async () => ({ status: 'ok', name: 'paradim-server', version: serverVersion }));
+  app.get('/readyz', async (_request, reply) => {
+    try {
+      await access(config.dataDir, constants.W_OK);
+      return { status: 'ready' };
+    } catch {
+      return reply.status(503).send({ status: 'not-ready', reason: 'the data folder is not writable' });
+    }
+  });
+  return app;
+}
