@@ -22,6 +22,10 @@ export const errorTable = {
   SETTINGS_UNREADABLE: { message: 'The workstation settings file is damaged; defaults are in use.', httpStatus: 500 },
   STORAGE_WRITE_FAILED: { message: 'The file could not be saved; nothing was changed.', httpStatus: 500 },
   CONFIG_INVALID: { message: 'The configuration is not valid.', httpStatus: 500 },
+  AUDIT_WRITE_FAILED: {
+    message: 'The access could not be recorded in the audit trail, so it was refused. Please try again or contact the administrator.',
+    httpStatus: 503,
+  },
   INTERNAL: { message: 'An unexpected error occurred. It has been logged; please report it.', httpStatus: 500 },
 } as const satisfies Record<string, { message: string; httpStatus: number }>;
 
