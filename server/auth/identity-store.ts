@@ -1,0 +1,441 @@
+import { randomUUID } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import Database from 'better-sqlite3';
+import { defaultMemberFlags, allMemberFlags, type MemberFlags, type TokenPermission } from './permissions.js';
+import { newTokenSecret, secretMatchesHash, tokenIdOf } from './token-secret.js';
+
+export interface User {
+  readonly id: string;
+  readonly issuer: string;
+  readonly subject: string;
+  readonly name: string | null;
+  readonly email: string | null;
+  readonly groups: readonly string[];
+  readonly isAdmin: boolean;
+  readonly disabled: boolean;
+  readonly createdAt: string;
+  readonly lastSeenAt: string | null;
+}
+
+export interface Token {
+  readonly id: string;
+  readonly userId: string;
+  readonly albumId: string | null;
+  readonly kind: 'personal' | 'machine';
+  readonly label: string | null;
+  readonly permissions: readonly TokenPermission[];
+  readonly notBefore: string | null;
+  readonly expiresAt: string | null;
+  readonly revokedAt: string | null;
+  readonly lastUsedAt: string | null;
+  readonly createdAt: string;
+}
+
+export interface Album {
+  readonly id: string;
+  readonly name: string;
+  readonly description: string | null;
+  readonly ethicsProtocol: string | null;
+  readonly approvalExpiry: string | null;
+  readonly destructionDate: string | null;
+  readonly createdAt: string;
+  readonly destroyedAt: string | null;
+}
+
+export interface Member {
+  readonly albumId: string;
+  readonly userId: string;
+  readonly isAdmin: boolean;
+  readonly flags: MemberFlags;
+  readonly addedAt: string;
+}
+
+export interface AlbumEvent {
+  readonly id: number;
+  readonly albumId: string;
+  readonly type: 'series-added' | 'series-removed' | 'member-added' | 'member-removed' | 'comment' | 'album-updated';
+  readonly actorId: string | null;
+  readonly time: string;
+  readonly detail: Record<string, string | number | null>;
+}
+
+export type TokenCheck =
+  | { readonly ok: true; readonly token: Token; readonly user: User }
+  | { readonly ok: false; readonly reason: 'malformed' | 'unknown' | 'revoked' | 'expired' | 'not-yet-valid' | 'user-disabled'; readonly tokenId: string | null };
+
+const schema = `
+CREATE TABLE IF NOT EXISTS users (
+  id TEXT PRIMARY KEY, issuer TEXT NOT NULL, subject TEXT NOT NULL, name TEXT, email TEXT, groups TEXT NOT NULL DEFAULT '[]',
+  is_admin INTEGER NOT NULL DEFAULT 0, disabled INTEGER NOT NULL DEFAULT 0, created_at TEXT NOT NULL, last_seen_at TEXT,
+  UNIQUE (issuer, subject));
+CREATE TABLE IF NOT EXISTS tokens (
+  id TEXT PRIMARY KEY, secret_hash TEXT NOT NULL, user_id TEXT NOT NULL REFERENCES users(id), album_id TEXT,
+  kind TEXT NOT NULL, label TEXT, permissions TEXT NOT NULL, not_before TEXT, expires_at TEXT, revoked_at TEXT,
+  last_used_at TEXT, created_at TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS tokens_by_user ON tokens (user_id);
+CREATE INDEX IF NOT EXISTS tokens_by_album ON tokens (album_id);
+CREATE TABLE IF NOT EXISTS albums (
+  id TEXT PRIMARY KEY, name TEXT NOT NULL, description TEXT, ethics_protocol TEXT, approval_expiry TEXT,
+  destruction_date TEXT, created_at TEXT NOT NULL, destroyed_at TEXT);
+CREATE TABLE IF NOT EXISTS album_members (
+  album_id TEXT NOT NULL REFERENCES albums(id), user_id TEXT NOT NULL REFERENCES users(id), is_admin INTEGER NOT NULL,
+  flags TEXT NOT NULL, added_at TEXT NOT NULL, PRIMARY KEY (album_id, user_id));
+CREATE TABLE IF NOT EXISTS album_series (
+  album_id TEXT NOT NULL REFERENCES albums(id), study_uid TEXT NOT NULL, series_uid TEXT NOT NULL, added_by TEXT,
+  added_at TEXT NOT NULL, PRIMARY KEY (album_id, study_uid, series_uid));
+CREATE INDEX IF NOT EXISTS album_series_by_series ON album_series (study_uid, series_uid);
+CREATE TABLE IF NOT EXISTS album_events (
+  id INTEGER PRIMARY KEY AUTOINCREMENT, album_id TEXT NOT NULL, type TEXT NOT NULL, actor_id TEXT, time TEXT NOT NULL,
+  detail TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS album_events_by_album ON album_events (album_id, id);
+`;
+
+type Row = Record<string, unknown>;
+const str = (value: unknown): string => String(value);
+const strOrNull = (value: unknown): string | null => (value === null || value === undefined ? null : String(value));
+
+function userFromRow(row: Row): User {
+  return {
+    id: str(row.id),
+    issuer: str(row.issuer),
+    subject: str(row.subject),
+    name: strOrNull(row.name),
+    email: strOrNull(row.email),
+    groups: JSON.parse(str(row.groups)) as string[],
+    isAdmin: row.is_admin === 1,
+    disabled: row.disabled === 1,
+    createdAt: str(row.created_at),
+    lastSeenAt: strOrNull(row.last_seen_at),
+  };
+}
+
+function tokenFromRow(row: Row): Token {
+  return {
+    id: str(row.id),
+    userId: str(row.user_id),
+    albumId: strOrNull(row.album_id),
+    kind: row.kind === 'machine' ? 'machine' : 'personal',
+    label: strOrNull(row.label),
+    permissions: JSON.parse(str(row.permissions)) as TokenPermission[],
+    notBefore: strOrNull(row.not_before),
+    expiresAt: strOrNull(row.expires_at),
+    revokedAt: strOrNull(row.revoked_at),
+    lastUsedAt: strOrNull(row.last_used_at),
+    createdAt: str(row.created_at),
+  };
+}
+
+function albumFromRow(row: Row): Album {
+  return {
+    id: str(row.id),
+    name: str(row.name),
+    description: strOrNull(row.description),
+    ethicsProtocol: strOrNull(row.ethics_protocol),
+    approvalExpiry: strOrNull(row.approval_expiry),
+    destructionDate: strOrNull(row.destruction_date),
+    createdAt: str(row.created_at),
+    destroyedAt: strOrNull(row.destroyed_at),
+  };
+}
+
+function memberFromRow(row: Row): Member {
+  return {
+    albumId: str(row.album_id),
+    userId: str(row.user_id),
+    isAdmin: row.is_admin === 1,
+    flags: { ...defaultMemberFlags, ...(JSON.parse(str(row.flags)) as Partial<MemberFlags>) },
+    addedAt: str(row.added_at),
+  };
+}
+
+/** How often a token's last use is written at most (reads are hot; the review needs minutes, not milliseconds). */
+const lastUseResolutionMs = 60_000;
+
+/**
+ * Users, tokens, albums, members and album contents for the embedded default (SQLite). Nothing is open by default:
+ * a request is anonymous until a token or an OIDC bearer names a user.
+ */
+export class IdentityStore {
+  readonly #db: Database.Database;
+
+  private constructor(db: Database.Database) {
+    this.#db = db;
+  }
+
+  static open(dataDir: string): IdentityStore {
+    const file = join(dataDir, 'identity', 'identity.sqlite');
+    mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+    const db = new Database(file);
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = FULL');
+    db.pragma('foreign_keys = ON');
+    db.pragma('busy_timeout = 10000');
+    db.exec(schema);
+    return new IdentityStore(db);
+  }
+
+  close(): void {
+    this.#db.close();
+  }
+
+  // Users -----------------------------------------------------------------------------------------------------------
+
+  /** A local user (embedded default, created by the admin CLI), found or created by name. */
+  ensureLocalUser(name: string, options: { isAdmin?: boolean } = {}): User {
+    return this.provisionUser({ issuer: 'local', subject: name, name, email: null, groups: [], ...options });
+  }
+
+  /** Creates or refreshes a user from identity claims (OIDC: iss + sub; name, e-mail and groups are refreshed). */
+  provisionUser(claims: { issuer: string; subject: string; name: string | null; email: string | null; groups: readonly string[]; isAdmin?: boolean }): User {
+    const now = new Date().toISOString();
+    this.#db
+      .prepare(
+        `INSERT INTO users (id, issuer, subject, name, email, groups, is_admin, created_at, last_seen_at)
+         VALUES (@id, @issuer, @subject, @name, @email, @groups, @isAdmin, @now, NULL)
+         ON CONFLICT (issuer, subject) DO UPDATE SET name = excluded.name, email = excluded.email, groups = excluded.groups,
+           is_admin = MAX(users.is_admin, excluded.is_admin)`,
+      )
+      .run({ id: randomUUID(), ...claims, groups: JSON.stringify(claims.groups), isAdmin: claims.isAdmin === true ? 1 : 0, now });
+    return userFromRow(this.#db.prepare('SELECT * FROM users WHERE issuer = ? AND subject = ?').get(claims.issuer, claims.subject) as Row);
+  }
+
+  getUser(id: string): User | null {
+    const row = this.#db.prepare('SELECT * FROM users WHERE id = ?').get(id) as Row | undefined;
+    return row === undefined ? null : userFromRow(row);
+  }
+
+  findUser(issuer: string, subject: string): User | null {
+    const row = this.#db.prepare('SELECT * FROM users WHERE issuer = ? AND subject = ?').get(issuer, subject) as Row | undefined;
+    return row === undefined ? null : userFromRow(row);
+  }
+
+  touchUser(id: string, at: Date = new Date()): void {
+    this.#db.prepare('UPDATE users SET last_seen_at = ? WHERE id = ? AND (last_seen_at IS NULL OR last_seen_at < ?)').run(
+      at.toISOString(),
+      id,
+      new Date(at.getTime() - lastUseResolutionMs).toISOString(),
+    );
+  }
+
+  setUserDisabled(id: string, disabled: boolean): void {
+    this.#db.prepare('UPDATE users SET disabled = ? WHERE id = ?').run(disabled ? 1 : 0, id);
+  }
+
+  // Tokens ----------------------------------------------------------------------------------------------------------
+
+  createToken(input: {
+    userId: string;
+    albumId: string | null;
+    permissions: readonly TokenPermission[];
+    kind?: 'personal' | 'machine';
+    label?: string | null;
+    notBefore?: Date | null;
+    expiresAt?: Date | null;
+  }): { token: Token; secret: string } {
+    const { id, secret, hash } = newTokenSecret();
+    this.#db
+      .prepare(
+        `INSERT INTO tokens (id, secret_hash, user_id, album_id, kind, label, permissions, not_before, expires_at, created_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      )
+      .run(
+        id,
+        hash,
+        input.userId,
+        input.albumId,
+        input.kind ?? 'personal',
+        input.label ?? null,
+        JSON.stringify([...new Set(input.permissions)]),
+        input.notBefore?.toISOString() ?? null,
+        input.expiresAt?.toISOString() ?? null,
+        new Date().toISOString(),
+      );
+    return { token: this.getToken(id) as Token, secret };
+  }
+
+  getToken(id: string): Token | null {
+    const row = this.#db.prepare('SELECT * FROM tokens WHERE id = ?').get(id) as Row | undefined;
+    return row === undefined ? null : tokenFromRow(row);
+  }
+
+  listTokens(filter: { userId?: string; albumId?: string }): Token[] {
+    const rows = this.#db
+      .prepare('SELECT * FROM tokens WHERE (@userId IS NULL OR user_id = @userId) AND (@albumId IS NULL OR album_id = @albumId) ORDER BY created_at')
+      .all({ userId: filter.userId ?? null, albumId: filter.albumId ?? null }) as Row[];
+    return rows.map(tokenFromRow);
+  }
+
+  /** Revokes by id or by the secret itself; true when a live token was revoked. */
+  revokeToken(idOrSecret: string, at: Date = new Date()): boolean {
+    const id = tokenIdOf(idOrSecret) ?? idOrSecret;
+    return this.#db.prepare('UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL').run(at.toISOString(), id).changes === 1;
+  }
+
+  /** Checks a presented secret: known, matching, not revoked, within its validity, its user enabled. */
+  authenticate(secret: string, now: Date = new Date()): TokenCheck {
+    const id = tokenIdOf(secret);
+    if (id === null) return { ok: false, reason: 'malformed', tokenId: null };
+    const row = this.#db.prepare('SELECT * FROM tokens WHERE id = ?').get(id) as Row | undefined;
+    if (row === undefined || !secretMatchesHash(secret, str(row.secret_hash))) return { ok: false, reason: 'unknown', tokenId: null };
+    const token = tokenFromRow(row);
+    if (token.revokedAt !== null) return { ok: false, reason: 'revoked', tokenId: id };
+    if (token.notBefore !== null && now < new Date(token.notBefore)) return { ok: false, reason: 'not-yet-valid', tokenId: id };
+    if (token.expiresAt !== null && now >= new Date(token.expiresAt)) return { ok: false, reason: 'expired', tokenId: id };
+    const user = this.getUser(token.userId);
+    if (user === null || user.disabled) return { ok: false, reason: 'user-disabled', tokenId: id };
+    this.#db
+      .prepare('UPDATE tokens SET last_used_at = ? WHERE id = ? AND (last_used_at IS NULL OR last_used_at < ?)')
+      .run(now.toISOString(), id, new Date(now.getTime() - lastUseResolutionMs).toISOString());
+    this.touchUser(user.id, now);
+    return { ok: true, token, user };
+  }
+
+  // Albums ----------------------------------------------------------------------------------------------------------
+
+  createAlbum(input: {
+    name: string;
+    description?: string | null;
+    ethicsProtocol?: string | null;
+    approvalExpiry?: string | null;
+    destructionDate?: string | null;
+    adminUserId?: string | null;
+  }): Album {
+    const id = randomUUID();
+    const now = new Date().toISOString();
+    this.#db.transaction(() => {
+      this.#db
+        .prepare('INSERT INTO albums (id, name, description, ethics_protocol, approval_expiry, destruction_date, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
+        .run(id, input.name, input.description ?? null, input.ethicsProtocol ?? null, input.approvalExpiry ?? null, input.destructionDate ?? null, now);
+      if (input.adminUserId != null) this.addMember(id, input.adminUserId, { isAdmin: true, flags: allMemberFlags }, input.adminUserId);
+    })();
+    return this.getAlbum(id) as Album;
+  }
+
+  getAlbum(id: string): Album | null {
+    const row = this.#db.prepare('SELECT * FROM albums WHERE id = ?').get(id) as Row | undefined;
+    return row === undefined ? null : albumFromRow(row);
+  }
+
+  listAlbums(filter: { memberUserId?: string; includeDestroyed?: boolean } = {}): Album[] {
+    const rows = this.#db
+      .prepare(
+        `SELECT a.* FROM albums a
+         WHERE (@userId IS NULL OR EXISTS (SELECT 1 FROM album_members m WHERE m.album_id = a.id AND m.user_id = @userId))
+           AND (@includeDestroyed = 1 OR a.destroyed_at IS NULL)
+         ORDER BY a.name`,
+      )
+      .all({ userId: filter.memberUserId ?? null, includeDestroyed: filter.includeDestroyed === true ? 1 : 0 }) as Row[];
+    return rows.map(albumFromRow);
+  }
+
+  updateAlbum(id: string, patch: Partial<Pick<Album, 'name' | 'description' | 'ethicsProtocol' | 'approvalExpiry' | 'destructionDate'>>): Album | null {
+    const current = this.getAlbum(id);
+    if (current === null) return null;
+    const next = { ...current, ...patch };
+    this.#db
+      .prepare('UPDATE albums SET name = ?, description = ?, ethics_protocol = ?, approval_expiry = ?, destruction_date = ? WHERE id = ?')
+      .run(next.name, next.description, next.ethicsProtocol, next.approvalExpiry, next.destructionDate, id);
+    return this.getAlbum(id);
+  }
+
+  markAlbumDestroyed(id: string, at: Date = new Date()): void {
+    this.#db.transaction(() => {
+      this.#db.prepare('UPDATE albums SET destroyed_at = ? WHERE id = ?').run(at.toISOString(), id);
+      this.#db.prepare('DELETE FROM album_series WHERE album_id = ?').run(id);
+      this.#db.prepare('UPDATE tokens SET revoked_at = ? WHERE album_id = ? AND revoked_at IS NULL').run(at.toISOString(), id);
+    })();
+  }
+
+  addMember(albumId: string, userId: string, options: { isAdmin?: boolean; flags?: Partial<MemberFlags> } = {}, actorId: string | null = null): Member {
+    const flags = { ...defaultMemberFlags, ...options.flags };
+    this.#db
+      .prepare(
+        `INSERT INTO album_members (album_id, user_id, is_admin, flags, added_at) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT (album_id, user_id) DO UPDATE SET is_admin = excluded.is_admin, flags = excluded.flags`,
+      )
+      .run(albumId, userId, options.isAdmin === true ? 1 : 0, JSON.stringify(flags), new Date().toISOString());
+    this.addEvent(albumId, 'member-added', actorId, { userId });
+    return this.getMember(albumId, userId) as Member;
+  }
+
+  removeMember(albumId: string, userId: string, actorId: string | null = null): boolean {
+    const removed = this.#db.prepare('DELETE FROM album_members WHERE album_id = ? AND user_id = ?').run(albumId, userId).changes === 1;
+    if (removed) this.addEvent(albumId, 'member-removed', actorId, { userId });
+    return removed;
+  }
+
+  getMember(albumId: string, userId: string): Member | null {
+    const row = this.#db.prepare('SELECT * FROM album_members WHERE album_id = ? AND user_id = ?').get(albumId, userId) as Row | undefined;
+    return row === undefined ? null : memberFromRow(row);
+  }
+
+  listMembers(albumId: string): Member[] {
+    return (this.#db.prepare('SELECT * FROM album_members WHERE album_id = ? ORDER BY added_at').all(albumId) as Row[]).map(memberFromRow);
+  }
+
+  addSeries(albumId: string, studyInstanceUID: string, seriesInstanceUID: string, actorId: string | null = null): boolean {
+    const added =
+      this.#db
+        .prepare('INSERT OR IGNORE INTO album_series (album_id, study_uid, series_uid, added_by, added_at) VALUES (?, ?, ?, ?, ?)')
+        .run(albumId, studyInstanceUID, seriesInstanceUID, actorId, new Date().toISOString()).changes === 1;
+    if (added) this.addEvent(albumId, 'series-added', actorId, { studyInstanceUID, seriesInstanceUID });
+    return added;
+  }
+
+  removeSeries(albumId: string, studyInstanceUID: string, seriesInstanceUID: string, actorId: string | null = null): boolean {
+    const removed =
+      this.#db.prepare('DELETE FROM album_series WHERE album_id = ? AND study_uid = ? AND series_uid = ?').run(albumId, studyInstanceUID, seriesInstanceUID)
+        .changes === 1;
+    if (removed) this.addEvent(albumId, 'series-removed', actorId, { studyInstanceUID, seriesInstanceUID });
+    return removed;
+  }
+
+  listAlbumSeries(albumId: string): Array<{ studyInstanceUID: string; seriesInstanceUID: string; addedAt: string }> {
+    return (this.#db.prepare('SELECT study_uid, series_uid, added_at FROM album_series WHERE album_id = ? ORDER BY study_uid, series_uid').all(albumId) as Row[]).map(
+      (row) => ({ studyInstanceUID: str(row.study_uid), seriesInstanceUID: str(row.series_uid), addedAt: str(row.added_at) }),
+    );
+  }
+
+  /** Albums (not destroyed) that hold a series: a series in no other album is destroyed with its last album. */
+  albumsHoldingSeries(studyInstanceUID: string, seriesInstanceUID: string): string[] {
+    return (
+      this.#db
+        .prepare(
+          `SELECT s.album_id FROM album_series s JOIN albums a ON a.id = s.album_id
+           WHERE s.study_uid = ? AND s.series_uid = ? AND a.destroyed_at IS NULL`,
+        )
+        .all(studyInstanceUID, seriesInstanceUID) as Row[]
+    ).map((row) => str(row.album_id));
+  }
+
+  isSeriesInAlbum(albumId: string, studyInstanceUID: string, seriesInstanceUID: string): boolean {
+    return (
+      this.#db.prepare('SELECT 1 FROM album_series WHERE album_id = ? AND study_uid = ? AND series_uid = ?').get(albumId, studyInstanceUID, seriesInstanceUID) !==
+      undefined
+    );
+  }
+
+  addEvent(albumId: string, type: AlbumEvent['type'], actorId: string | null, detail: AlbumEvent['detail']): void {
+    this.#db.prepare('INSERT INTO album_events (album_id, type, actor_id, time, detail) VALUES (?, ?, ?, ?, ?)').run(
+      albumId,
+      type,
+      actorId,
+      new Date().toISOString(),
+      JSON.stringify(detail),
+    );
+  }
+
+  listEvents(albumId: string, afterId = 0, limit = 100): AlbumEvent[] {
+    return (
+      this.#db.prepare('SELECT * FROM album_events WHERE album_id = ? AND id > ? ORDER BY id LIMIT ?').all(albumId, afterId, Math.min(limit, 1000)) as Row[]
+    ).map((row) => ({
+      id: Number(row.id),
+      albumId: str(row.album_id),
+      type: str(row.type) as AlbumEvent['type'],
+      actorId: strOrNull(row.actor_id),
+      time: str(row.time),
+      detail: JSON.parse(str(row.detail)) as AlbumEvent['detail'],
+    }));
+  }
+}
