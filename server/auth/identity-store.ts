@@ -295,11 +295,11 @@ export class IdentityStore {
 
   createAlbum(input: {
     name: string;
-    description?: string | null;
-    ethicsProtocol?: string | null;
-    approvalExpiry?: string | null;
-    destructionDate?: string | null;
-    adminUserId?: string | null;
+    description?: string | null | undefined;
+    ethicsProtocol?: string | null | undefined;
+    approvalExpiry?: string | null | undefined;
+    destructionDate?: string | null | undefined;
+    adminUserId?: string | null | undefined;
   }): Album {
     const id = randomUUID();
     const now = new Date().toISOString();
@@ -329,10 +329,10 @@ export class IdentityStore {
     return rows.map(albumFromRow);
   }
 
-  updateAlbum(id: string, patch: Partial<Pick<Album, 'name' | 'description' | 'ethicsProtocol' | 'approvalExpiry' | 'destructionDate'>>): Album | null {
+  updateAlbum(id: string, patch: { readonly [K in 'name' | 'description' | 'ethicsProtocol' | 'approvalExpiry' | 'destructionDate']?: Album[K] | undefined }): Album | null {
     const current = this.getAlbum(id);
     if (current === null) return null;
-    const next = { ...current, ...patch };
+    const next = { ...current, ...Object.fromEntries(Object.entries(patch).filter((entry) => entry[1] !== undefined)) };
     this.#db
       .prepare('UPDATE albums SET name = ?, description = ?, ethics_protocol = ?, approval_expiry = ?, destruction_date = ? WHERE id = ?')
       .run(next.name, next.description, next.ethicsProtocol, next.approvalExpiry, next.destructionDate, id);
@@ -347,8 +347,14 @@ export class IdentityStore {
     })();
   }
 
-  addMember(albumId: string, userId: string, options: { isAdmin?: boolean; flags?: Partial<MemberFlags> } = {}, actorId: string | null = null): Member {
-    const flags = { ...defaultMemberFlags, ...options.flags };
+  addMember(
+    albumId: string,
+    userId: string,
+    options: { isAdmin?: boolean; flags?: { readonly [F in keyof MemberFlags]?: boolean | undefined } } = {},
+    actorId: string | null = null,
+  ): Member {
+    const given = Object.fromEntries(Object.entries(options.flags ?? {}).filter((entry) => entry[1] !== undefined));
+    const flags = { ...defaultMemberFlags, ...given };
     this.#db
       .prepare(
         `INSERT INTO album_members (album_id, user_id, is_admin, flags, added_at) VALUES (?, ?, ?, ?, ?)

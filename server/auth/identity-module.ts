@@ -1,0 +1,34 @@
+import type { FastifyInstance } from 'fastify';
+import { AuditLog, auditPaths } from '../audit/audit-log.js';
+import { registerAccessControl } from './access-control.js';
+import { IdentityStore } from './identity-store.js';
+import { registerIdentityRoutes } from './identity-routes.js';
+import { OidcVerifier, type OidcConfig } from './oidc-verifier.js';
+
+export interface IdentityModule {
+  readonly identity: IdentityStore;
+  readonly audit: AuditLog;
+  close(): Promise<void>;
+}
+
+/**
+ * Opens the identity store and the audit trail in the data folder and puts every route of `app` under access control
+ * and audit. Register it before any other route: routes must declare `config.access` or they are refused.
+ */
+export function attachIdentity(
+  app: FastifyInstance,
+  options: { dataDir: string; auditKeyFile?: string; oidc?: OidcConfig | null; seriesExists?: (study: string, series: string) => Promise<boolean> },
+): IdentityModule {
+  const identity = IdentityStore.open(options.dataDir);
+  const audit = AuditLog.open(auditPaths(options.dataDir, options.auditKeyFile));
+  registerAccessControl(app, { identity, audit, oidc: options.oidc == null ? null : new OidcVerifier(options.oidc) });
+  registerIdentityRoutes(app, { identity, audit, ...(options.seriesExists === undefined ? {} : { seriesExists: options.seriesExists }) });
+  return {
+    identity,
+    audit,
+    close: async () => {
+      await audit.close();
+      identity.close();
+    },
+  };
+}
