@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { AppError } from '../shared/errors/app-error.js';
+import { adminCommands, adminUsage, runAdminCommand } from './admin-cli.js';
 import { buildServer } from './app.js';
 import { defaultDataDir, loadServerConfig } from './config.js';
 import { createServerLogger } from './logging/logger.js';
@@ -50,7 +51,9 @@ async function main(argv: string[]): Promise<number> {
     await serve(rest);
     return 0;
   }
-  process.stderr.write(command === undefined || command === '--help' ? usage : `Unknown command "${command}".\n\n${usage}`);
+  if (command !== undefined && adminCommands.has(command)) return runAdminCommand(argv);
+  const help = `${usage}\n${adminUsage}`;
+  process.stderr.write(command === undefined || command === '--help' ? help : `Unknown command "${command}".\n\n${help}`);
   return command === '--help' ? 0 : 2;
 }
 
