@@ -7,7 +7,8 @@ import type { AuditEvent } from './audit/audit-entry.js';
 import { exportAuditNdjson } from './audit/audit-export.js';
 import { verifyAuditTrail } from './audit/audit-verify.js';
 import { IdentityStore } from './auth/identity-store.js';
-import { parseExpiry, parsePermissionList, type TokenPermission } from './auth/permissions.js';
+import type { TokenPermission } from '../shared/domain/access.js';
+import { parseExpiry, parsePermissionList } from './auth/permissions.js';
 
 /**
  * Administration from the machine that holds the data folder (the embedded default has no IdP): users, albums,

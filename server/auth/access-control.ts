@@ -5,7 +5,7 @@ import type { AuditAction, AuditEvent } from '../audit/audit-entry.js';
 import type { AuditLog } from '../audit/audit-log.js';
 import type { IdentityStore, User } from './identity-store.js';
 import { looksLikeJwt, type OidcVerifier } from './oidc-verifier.js';
-import { tokenPermissions, type MemberFlag, type TokenPermission } from './permissions.js';
+import { tokenPermissions, type MemberFlag, type TokenPermission } from '../../shared/domain/access.js';
 import { looksLikeTokenSecret } from './token-secret.js';
 
 /** Who is calling, established once per request from its bearer credential. */

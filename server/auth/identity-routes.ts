@@ -6,7 +6,8 @@ import { auditActions, auditOutcomes } from '../audit/audit-entry.js';
 import type { AuditLog } from '../audit/audit-log.js';
 import { requirePrincipal, type AccessRule, type Principal } from './access-control.js';
 import type { Album, IdentityStore, Member, Token } from './identity-store.js';
-import { memberFlagsSchema, parseExpiry, tokenPermissionSchema } from './permissions.js';
+import { memberFlagsSchema, tokenPermissionSchema } from '../../shared/domain/access.js';
+import { parseExpiry } from './permissions.js';
 
 function parse<T extends z.ZodType>(schema: T, value: unknown, where: string): z.output<T> {
   const result = schema.safeParse(value ?? {});

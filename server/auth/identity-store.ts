@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
-import { defaultMemberFlags, allMemberFlags, type MemberFlags, type TokenPermission } from './permissions.js';
+import type { MemberFlags, TokenPermission } from '../../shared/domain/access.js';
+import { allMemberFlags, defaultMemberFlags } from './permissions.js';
 import { newTokenSecret, secretMatchesHash, tokenIdOf } from './token-secret.js';
 
 export interface User {

@@ -1,15 +1,12 @@
 import { z } from 'zod';
 
-/** What a token may do (the Kheops model): read (search, view), write (store), download (retrieve whole instances). */
-export const tokenPermissions = ['read', 'write', 'download'] as const;
-export type TokenPermission = (typeof tokenPermissions)[number];
-export const tokenPermissionSchema = z.enum(tokenPermissions);
-
-/** What a member may do in an album; album admins may do everything, including managing members. */
-export const memberFlags = ['addUser', 'addSeries', 'removeSeries', 'download', 'sendSeries', 'writeComments'] as const;
-export type MemberFlag = (typeof memberFlags)[number];
-export type MemberFlags = { readonly [F in MemberFlag]: boolean };
-export const memberFlagsSchema = z.strictObject(Object.fromEntries(memberFlags.map((flag) => [flag, z.boolean()])) as Record<MemberFlag, z.ZodBoolean>);
+import {
+  memberFlags,
+  tokenPermissionSchema,
+  tokenPermissions,
+  type MemberFlags,
+  type TokenPermission,
+} from '../../shared/domain/access.js';
 
 export const defaultMemberFlags: MemberFlags = {
   addUser: false,

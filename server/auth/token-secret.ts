@@ -1,10 +1,11 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { tokenSecretPattern } from '../../shared/domain/access.js';
 
 /**
  * Token secrets look like `pdw_<id>_<secret>`: the id (public, shown in lists and the audit trail) finds the row,
  * the secret (32 random bytes) is stored only as its SHA-256. A high-entropy secret needs no slow hash.
  */
-const pattern = /^pdw_([0-9a-f]{16})_([A-Za-z0-9_-]{43})$/;
+const pattern = tokenSecretPattern;
 
 export function newTokenSecret(): { id: string; secret: string; hash: string } {
   const id = randomBytes(8).toString('hex');
