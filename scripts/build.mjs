@@ -2,7 +2,7 @@
 // Node sides (Electron main, preload, launcher, browser shell, companion server) with esbuild as single CommonJS
 // files: Electron's sandboxed preload must be one CommonJS file, and bundling keeps start-up fast.
 import { build } from 'esbuild';
-import { readFile, rm } from 'node:fs/promises';
+import { chmod, readFile, rm } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { build as viteBuild } from 'vite';
 
@@ -27,6 +27,18 @@ const targets = {
       outExtension: { '.js': '.cjs' },
       external,
     }),
+  // The de-identification CLI (npm bin `paradim-deid`) and its worker thread.
+  deid: async () => {
+    await build({
+      ...common,
+      entryPoints: { 'paradim-deid': 'main/deid/paradim-deid.ts', 'deid-worker': 'main/deid/worker.ts' },
+      outdir: 'app/deid',
+      outExtension: { '.js': '.cjs' },
+      external,
+      banner: { js: '#!/usr/bin/env node' },
+    });
+    await chmod('app/deid/paradim-deid.cjs', 0o755);
+  },
   renderer: () => viteBuild({ configFile: 'vite.config.ts', logLevel: 'warn' }),
 };
 

@@ -11,3 +11,12 @@ declare class URL {
   readonly pathname: string;
   toString(): string;
 }
+
+/** Text codecs (WHATWG Encoding), used to read DICOM character data. */
+declare class TextDecoder {
+  constructor(label?: string, options?: { fatal?: boolean });
+  decode(input?: Uint8Array): string;
+}
+declare class TextEncoder {
+  encode(input?: string): Uint8Array;
+}

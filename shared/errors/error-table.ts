@@ -18,6 +18,8 @@ export const errorTable = {
     message: 'This page is not authorised to use the workstation. Open the address printed when the workstation started.',
     httpStatus: 401,
   },
+  SERVER_FAILED: { message: 'The companion server could not complete the request. Try again later.', httpStatus: 502 },
+  SIGN_IN_FAILED: { message: 'Sign-in did not complete.', httpStatus: 401 },
   SERVER_UNREACHABLE: { message: 'The companion server cannot be reached.', httpStatus: 502 },
   SETTINGS_UNREADABLE: { message: 'The workstation settings file is damaged; defaults are in use.', httpStatus: 500 },
   STORAGE_WRITE_FAILED: { message: 'The file could not be saved; nothing was changed.', httpStatus: 500 },
@@ -26,6 +28,18 @@ export const errorTable = {
     message: 'The access could not be recorded in the audit trail, so it was refused. Please try again or contact the administrator.',
     httpStatus: 503,
   },
+  DICOM_MALFORMED: { message: 'The file is not a readable DICOM file.', httpStatus: 422 },
+  DICOM_UNSUPPORTED: { message: 'This DICOM encoding is not supported.', httpStatus: 415 },
+  DEID_QUARANTINED: {
+    message: 'The file was not de-identified because it may carry identifying content that cannot be cleaned automatically; it was quarantined.',
+    httpStatus: 422,
+  },
+  DEID_RESIDUAL_PHI: { message: 'An identifying value survived de-identification; the file was not written.', httpStatus: 500 },
+  DEID_PROFILE_INVALID: { message: 'The de-identification profile is not valid.', httpStatus: 400 },
+  DEID_KEY_INVALID: { message: 'The de-identification project key file is not valid.', httpStatus: 400 },
+  DEID_MAP_LOCKED: { message: 'The re-identification map could not be opened: wrong passphrase or damaged file.', httpStatus: 403 },
+  UNSUPPORTED_MEDIA_TYPE: { message: 'The server cannot read data of this type.', httpStatus: 415 },
+  NOT_ACCEPTABLE: { message: 'The server cannot answer in any of the formats the request accepts.', httpStatus: 406 },
   INTERNAL: { message: 'An unexpected error occurred. It has been logged; please report it.', httpStatus: 500 },
 } as const satisfies Record<string, { message: string; httpStatus: number }>;
 

@@ -1,0 +1,295 @@
+import { createHash } from 'node:crypto';
+import { closeSync, fsyncSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { mkdir, opendir, stat } from 'node:fs/promises';
+import { isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { Worker } from 'node:worker_threads';
+import type { DeidProfile } from '../../shared/deid/profile.js';
+import type { DeidIdentity, FileStatus } from '../../shared/deid/engine.js';
+import { AppError } from '../../shared/errors/app-error.js';
+import { writeFileAtomic } from '../services/atomic-write.js';
+import { profileDigest as digestOf } from '../../shared/deid/profile.js';
+import { appVersion } from '../version.js';
+import { createDeidEngine } from './engine-factory.js';
+import { nodeDeidCrypto } from './node-crypto.js';
+import { processFile, type FileResult, type FileTask } from './process-file.js';
+import { mergeReidMap, type MapSealer } from './reid-map.js';
+
+export interface BatchProgress {
+  readonly filesDone: number;
+  readonly filesTotal: number;
+  readonly bytesDone: number;
+  readonly bytesTotal: number;
+  readonly elapsedMs: number;
+}
+
+export interface BatchOptions {
+  readonly input: string;
+  readonly output: string;
+  readonly reportsDir: string;
+  readonly profile: DeidProfile;
+  readonly key: Uint8Array;
+  /** 0 runs in this thread; otherwise a pool of worker threads running `workerScript`. */
+  readonly workers: number;
+  readonly workerScript?: string;
+  readonly fsync?: boolean;
+  readonly map?: { readonly path: string; readonly sealer: MapSealer };
+  readonly onProgress?: (progress: BatchProgress) => void;
+  readonly onFile?: (result: FileResult) => void;
+  readonly signal?: AbortSignal;
+}
+
+export interface BatchSummary {
+  readonly engineVersion: string;
+  readonly profile: { readonly name: string; readonly version: string; readonly digest: string };
+  readonly counts: Record<FileStatus | 'skipped' | 'resumed', number>;
+  readonly filesTotal: number;
+  readonly bytesIn: number;
+  readonly bytesOut: number;
+  readonly elapsedMs: number;
+  readonly peakRssBytes: number;
+  readonly cancelled: boolean;
+  /** Files that were not de-identified, with the reason (paths relative to the input folder). */
+  readonly problems: readonly { readonly input: string; readonly status: string; readonly code: string; readonly reason: string }[];
+  readonly pseudonymCollisions: number;
+  readonly notes: readonly string[];
+}
+
+function isInside(child: string, parent: string): boolean {
+  const rel = relative(parent, child);
+  return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel));
+}
+
+/** Every regular file below `root` (any name), depth first, in a stable order. */
+async function* walk(root: string, dir = root): AsyncGenerator<{ path: string; rel: string }> {
+  const handle = await opendir(dir);
+  const entries: { name: string; isDir: boolean; isFile: boolean }[] = [];
+  for await (const entry of handle) entries.push({ name: entry.name, isDir: entry.isDirectory(), isFile: entry.isFile() });
+  entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  for (const entry of entries) {
+    const path = join(dir, entry.name);
+    if (entry.isDir) yield* walk(root, path);
+    else if (entry.isFile) yield { path, rel: relative(root, path).split(sep).join('/') };
+  }
+}
+
+function journalKey(rel: string, size: number, mtimeMs: number): string {
+  return createHash('sha256').update(`${rel}\u0000${size}\u0000${Math.round(mtimeMs)}`).digest('hex').slice(0, 32);
+}
+
+class AppendLog {
+  private readonly fd: number;
+  constructor(path: string) {
+    this.fd = openSync(path, 'a', 0o600);
+  }
+  line(value: unknown): void {
+    const data = Buffer.from(`${JSON.stringify(value)}\n`);
+    let written = 0;
+    while (written < data.length) written += writeSync(this.fd, data, written);
+  }
+  sync(): void {
+    fsyncSync(this.fd);
+  }
+  close(): void {
+    fsyncSync(this.fd);
+    closeSync(this.fd);
+  }
+}
+
+class WorkerPool {
+  private readonly workers: Worker[] = [];
+  private readonly pending = new Map<number, (result: FileResult) => void>();
+  private readonly load = new Map<Worker, number>();
+  private nextId = 0;
+
+  constructor(script: string, count: number, data: unknown) {
+    for (let i = 0; i < count; i++) {
+      const worker = new Worker(script, { workerData: data });
+      worker.on('message', (message: { id: number; result: FileResult }) => {
+        this.load.set(worker, (this.load.get(worker) ?? 1) - 1);
+        const resolveResult = this.pending.get(message.id);
+        this.pending.delete(message.id);
+        resolveResult?.(message.result);
+      });
+      worker.on('error', (error) => {
+        for (const [id, resolveResult] of this.pending) {
+          resolveResult({ rel: '', status: 'failed', code: 'INTERNAL', reason: `worker crashed: ${error.message}`, bytesIn: 0, bytesOut: 0 });
+          this.pending.delete(id);
+        }
+      });
+      this.workers.push(worker);
+      this.load.set(worker, 0);
+    }
+  }
+
+  run(task: FileTask): Promise<FileResult> {
+    let best = this.workers[0] as Worker;
+    for (const worker of this.workers) if ((this.load.get(worker) ?? 0) < (this.load.get(best) ?? 0)) best = worker;
+    this.load.set(best, (this.load.get(best) ?? 0) + 1);
+    const id = this.nextId++;
+    return new Promise((resolveResult) => {
+      this.pending.set(id, (result) => resolveResult(result.rel === '' ? { ...result, rel: task.rel } : result));
+      best.postMessage({ id, task });
+    });
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.workers.map((worker) => worker.terminate()));
+  }
+}
+
+/**
+ * De-identifies a folder into another folder: recursive, any file names, DICOMDIR-aware, resumable (journal), with
+ * per-file reports (JSON lines), a summary, and the encrypted re-identification map.
+ */
+export async function runBatch(options: BatchOptions): Promise<BatchSummary> {
+  const started = performance.now();
+  const input = resolve(options.input);
+  const output = resolve(options.output);
+  const reportsDir = resolve(options.reportsDir);
+  const inputStat = await stat(input).catch(() => undefined);
+  if (inputStat === undefined || !inputStat.isDirectory()) throw new AppError('INVALID_INPUT', [{ path: 'input', issue: 'is not a folder' }]);
+  if (isInside(output, input) || isInside(input, output)) throw new AppError('INVALID_INPUT', [{ path: 'output', issue: 'must not be inside the input folder, nor contain it' }]);
+  if (isInside(reportsDir, output)) throw new AppError('INVALID_INPUT', [{ path: 'reports', issue: 'must not be inside the output folder (reports stay on the workstation)' }]);
+  if (isInside(reportsDir, input)) throw new AppError('INVALID_INPUT', [{ path: 'reports', issue: 'must not be inside the input folder' }]);
+  await mkdir(output, { recursive: true, mode: 0o700 });
+  await mkdir(reportsDir, { recursive: true, mode: 0o700 });
+
+  const journalPath = join(reportsDir, 'journal.jsonl');
+  const done = new Set<string>();
+  try {
+    for (const line of readFileSync(journalPath, 'utf8').split('\n')) {
+      if (line.trim() === '') continue;
+      try {
+        const entry = JSON.parse(line) as { k?: string; s?: string };
+        if (typeof entry.k === 'string' && entry.s !== 'failed') done.add(entry.k);
+      } catch {
+        // A torn last line after a crash: that file is simply done again.
+      }
+    }
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  }
+  const journal = new AppendLog(journalPath);
+  const reports = new AppendLog(join(reportsDir, 'files.jsonl'));
+
+  let filesTotal = 0;
+  let bytesTotal = 0;
+  for await (const entry of walk(input)) {
+    filesTotal++;
+    bytesTotal += (await stat(entry.path)).size;
+  }
+
+  const counts: Record<FileStatus | 'skipped' | 'resumed', number> = { deidentified: 0, quarantined: 0, dropped: 0, failed: 0, skipped: 0, resumed: 0 };
+  const problems: { input: string; status: string; code: string; reason: string }[] = [];
+  const identities = new Map<string, DeidIdentity>();
+  const notes: string[] = [];
+  let filesDone = 0;
+  let bytesDone = 0;
+  let bytesIn = 0;
+  let bytesOut = 0;
+  let peakRss = process.memoryUsage.rss();
+  let lastProgress = 0;
+  let lastSync = performance.now();
+  const fsync = options.fsync ?? true;
+  const engine = options.workers === 0 ? createDeidEngine(options.profile, options.key) : undefined;
+  const pool =
+    options.workers > 0
+      ? new WorkerPool(options.workerScript ?? '', options.workers, { profile: options.profile, key: options.key, outDir: output, fsync })
+      : undefined;
+  const profileDigest = digestOf(options.profile, nodeDeidCrypto(options.key));
+
+  const record = (result: FileResult, key: string): void => {
+    filesDone++;
+    bytesDone += result.bytesIn;
+    bytesIn += result.bytesIn;
+    bytesOut += result.bytesOut;
+    counts[result.status]++;
+    reports.line({ input: result.rel, output: result.output, code: result.code, ...(result.report ?? { status: result.status, reason: result.reason }) });
+    journal.line({ k: key, s: result.status, o: result.output });
+    if (result.status !== 'deidentified') problems.push({ input: result.rel, status: result.status, code: result.code ?? '', reason: result.reason ?? '' });
+    if (result.identity !== undefined) identities.set(`${result.identity.pseudonym}\u0000${result.identity.newStudyInstanceUID}`, result.identity);
+    options.onFile?.(result);
+    const now = performance.now();
+    if (now - lastSync > 1000) {
+      journal.sync();
+      lastSync = now;
+      peakRss = Math.max(peakRss, process.memoryUsage.rss());
+    }
+    if (options.onProgress !== undefined && (now - lastProgress > 250 || filesDone === filesTotal)) {
+      lastProgress = now;
+      options.onProgress({ filesDone, filesTotal, bytesDone, bytesTotal, elapsedMs: now - started });
+    }
+  };
+
+  const inFlight = new Set<Promise<void>>();
+  const limit = Math.max(1, options.workers * 2);
+  let cancelled = false;
+  let dicomdirs = 0;
+  try {
+    for await (const entry of walk(input)) {
+      if (options.signal?.aborted === true) {
+        cancelled = true;
+        break;
+      }
+      const info = await stat(entry.path);
+      const key = journalKey(entry.rel, info.size, info.mtimeMs);
+      if (done.has(key)) {
+        counts.resumed++;
+        filesDone++;
+        bytesDone += info.size;
+        continue;
+      }
+      if (entry.rel.split('/').pop()?.toUpperCase() === 'DICOMDIR') {
+        // A media index: it lists patient names and IDs and is not an image; the files it points to are in the walk.
+        dicomdirs++;
+        counts.skipped++;
+        filesDone++;
+        journal.line({ k: key, s: 'skipped' });
+        continue;
+      }
+      const task: FileTask = { path: entry.path, rel: entry.rel };
+      if (pool === undefined) {
+        record(processFile(task, engine as NonNullable<typeof engine>, { outDir: output, fsync }), key);
+        await new Promise((resolveTick) => setImmediate(resolveTick));
+        continue;
+      }
+      const promise: Promise<void> = pool.run(task).then((result) => {
+        record(result, key);
+        inFlight.delete(promise);
+      });
+      inFlight.add(promise);
+      if (inFlight.size >= limit) await Promise.race(inFlight);
+    }
+    await Promise.all(inFlight);
+  } finally {
+    await pool?.close();
+    journal.close();
+    reports.close();
+  }
+  if (dicomdirs > 0) notes.push(`${dicomdirs} DICOMDIR index file(s) not copied: they hold identifying values; the output is a plain folder, not a DICOM media set`);
+  notes.push('Per-file reports are JSON lines in files.jsonl (one JSON object per input file).');
+
+  let pseudonymCollisions = 0;
+  if (options.map !== undefined && identities.size > 0) {
+    pseudonymCollisions = (await mergeReidMap(options.map.path, options.map.sealer, identities.values())).collisions;
+    if (pseudonymCollisions > 0) notes.push(`${pseudonymCollisions} pseudonym collision(s): widen the pseudonym format`);
+  }
+  peakRss = Math.max(peakRss, process.memoryUsage.rss(), process.resourceUsage().maxRSS * 1024);
+  const summary: BatchSummary = {
+    engineVersion: appVersion,
+    profile: { name: options.profile.name, version: options.profile.version, digest: profileDigest },
+    counts,
+    filesTotal,
+    bytesIn,
+    bytesOut,
+    elapsedMs: Math.round(performance.now() - started),
+    peakRssBytes: peakRss,
+    cancelled,
+    problems,
+    pseudonymCollisions,
+    notes,
+  };
+  await writeFileAtomic(join(reportsDir, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
+  return summary;
+}
+

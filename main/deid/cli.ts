@@ -1,0 +1,170 @@
+import { readFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
+import { basename, dirname, join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { parseDeidProfile, profileDigest, type DeidProfile } from '../../shared/deid/profile.js';
+import { isAppError } from '../../shared/errors/app-error.js';
+import { runBatch, type BatchProgress } from './batch.js';
+import { loadOrCreateKey } from './key-file.js';
+import { nodeDeidCrypto } from './node-crypto.js';
+import { passphraseSealer, readReidMap } from './reid-map.js';
+
+const usage = `Usage:
+  paradim-deid <input-folder> <output-folder> [options]
+  paradim-deid export-map <map-file> [--passphrase-file <file>]
+
+De-identifies every DICOM file below <input-folder> into <output-folder> (PS3.15 Annex E).
+
+Options:
+  --profile <file>          project profile (JSON); default: Basic Profile, no options
+  --key <file>              project key file; created (mode 0600) when missing. Same key = same pseudonyms.
+                            Default: <output-folder>.deid-key beside the output folder
+  --reports <folder>        reports and summary; default: <output-folder>.deid-reports beside the output
+  --map <file>              encrypted re-identification map; default: <reports>/reid-map.enc
+  --passphrase-file <file>  passphrase of the map (or env PARADIM_DEID_MAP_PASSPHRASE); without one no map is written
+  --workers <n>             worker threads (default: CPU count, at most 8; 0 = in the main thread)
+  --no-fsync                skip fsync before each rename (faster; a crash may leave the last files incomplete)
+  --quiet                   no progress line
+  --help
+
+Exit status: 0 every file de-identified (or dropped by the profile), 1 some quarantined or failed, 2 usage error.`;
+
+class UsageError extends Error {}
+
+async function readPassphrase(file: string | undefined): Promise<string | undefined> {
+  if (file !== undefined) return (await readFile(file, 'utf8')).replace(/\r?\n$/, '');
+  const env = process.env.PARADIM_DEID_MAP_PASSPHRASE;
+  return env === undefined || env === '' ? undefined : env;
+}
+
+async function loadProfile(file: string | undefined): Promise<DeidProfile> {
+  if (file === undefined) return parseDeidProfile({});
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch {
+    throw new UsageError(`cannot read the profile file ${file}`);
+  }
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch {
+    throw new UsageError(`the profile ${basename(file)} is not valid JSON`);
+  }
+  return parseDeidProfile(data);
+}
+
+function formatProgress(progress: BatchProgress): string {
+  const seconds = progress.elapsedMs / 1000;
+  const rate = seconds > 0 ? progress.filesDone / seconds : 0;
+  const mbps = seconds > 0 ? progress.bytesDone / 1e6 / seconds : 0;
+  const remaining = rate > 0 ? (progress.filesTotal - progress.filesDone) / rate : 0;
+  return `${progress.filesDone}/${progress.filesTotal} files, ${rate.toFixed(0)} files/s, ${mbps.toFixed(1)} MB/s, ETA ${remaining.toFixed(0)} s`;
+}
+
+async function exportMap(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { 'passphrase-file': { type: 'string' } } });
+  if (positionals.length !== 1) throw new UsageError('export-map needs exactly one map file');
+  const passphrase = await readPassphrase(values['passphrase-file']);
+  if (passphrase === undefined) throw new UsageError('give --passphrase-file or set PARADIM_DEID_MAP_PASSPHRASE');
+  const map = await readReidMap(positionals[0] ?? '', passphraseSealer(passphrase));
+  process.stdout.write(`${JSON.stringify(map, null, 2)}\n`);
+  return 0;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  if (argv[0] === 'export-map') return exportMap(argv.slice(1));
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      profile: { type: 'string' },
+      key: { type: 'string' },
+      reports: { type: 'string' },
+      map: { type: 'string' },
+      'passphrase-file': { type: 'string' },
+      workers: { type: 'string' },
+      'no-fsync': { type: 'boolean' },
+      quiet: { type: 'boolean' },
+      help: { type: 'boolean' },
+    },
+  });
+  if (values.help === true) {
+    process.stdout.write(`${usage}\n`);
+    return 0;
+  }
+  if (positionals.length !== 2) throw new UsageError('expected an input folder and an output folder');
+  const input = resolve(positionals[0] ?? '');
+  const output = resolve(positionals[1] ?? '');
+  const workers = values.workers === undefined ? Math.min(8, availableParallelism()) : Number(values.workers);
+  if (!Number.isInteger(workers) || workers < 0 || workers > 64) throw new UsageError('--workers must be a whole number from 0 to 64');
+  const profile = await loadProfile(values.profile);
+  const keyPath = resolve(values.key ?? join(dirname(output), `${basename(output)}.deid-key`));
+  const { key, created } = await loadOrCreateKey(keyPath);
+  if (created) process.stderr.write(`Created a new project key at ${keyPath} (readable only by you). Keep it: the same key gives the same pseudonyms next time.\n`);
+  else if (values.key === undefined) process.stderr.write(`Using the project key at ${keyPath}\n`);
+  const reportsDir = resolve(values.reports ?? join(dirname(output), `${basename(output)}.deid-reports`));
+  const passphrase = await readPassphrase(values['passphrase-file']);
+  const mapPath = resolve(values.map ?? join(reportsDir, 'reid-map.enc'));
+  if (passphrase === undefined) process.stderr.write('No map passphrase given (--passphrase-file or PARADIM_DEID_MAP_PASSPHRASE): the re-identification map is not written.\n');
+  const controller = new AbortController();
+  const onSignal = (): void => {
+    process.stderr.write('\nCancelling after the files in progress; run the same command again to resume.\n');
+    controller.abort();
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  const tty = process.stderr.isTTY;
+  const summary = await runBatch({
+    input,
+    output,
+    reportsDir,
+    profile,
+    key,
+    workers,
+    workerScript: join(__dirname, 'deid-worker.cjs'),
+    fsync: values['no-fsync'] !== true,
+    signal: controller.signal,
+    ...(passphrase === undefined ? {} : { map: { path: mapPath, sealer: passphraseSealer(passphrase) } }),
+    ...(values.quiet === true ? {} : { onProgress: (progress: BatchProgress) => process.stderr.write(tty ? `\r${formatProgress(progress)}   ` : `${formatProgress(progress)}\n`) }),
+  });
+  if (values.quiet !== true && tty) process.stderr.write('\n');
+  const c = summary.counts;
+  const seconds = summary.elapsedMs / 1000;
+  const processed = c.deidentified + c.quarantined + c.dropped + c.failed;
+  process.stdout.write(
+    `De-identified ${c.deidentified}, quarantined ${c.quarantined}, dropped ${c.dropped}, failed ${c.failed}, skipped ${c.skipped}, resumed ${c.resumed} ` +
+      `of ${summary.filesTotal} files in ${seconds.toFixed(2)} s (${seconds > 0 ? (processed / seconds).toFixed(0) : '0'} files/s, ` +
+      `${seconds > 0 ? (summary.bytesIn / 1e6 / seconds).toFixed(1) : '0'} MB/s, peak RSS ${(summary.peakRssBytes / 1048576).toFixed(0)} MB).\n`,
+  );
+  process.stdout.write(`paradim-deid ${summary.engineVersion}; profile ${profile.name} v${profile.version} ${profileDigest(profile, nodeDeidCrypto(key))}\n`);
+  for (const problem of summary.problems) process.stdout.write(`  ${problem.status.toUpperCase()} ${problem.input}: ${problem.reason} [${problem.code}]\n`);
+  for (const note of summary.notes) process.stdout.write(`Note: ${note}\n`);
+  process.stdout.write(`Reports: ${reportsDir}\n`);
+  if (passphrase !== undefined) process.stdout.write(`Re-identification map (encrypted): ${mapPath}\n`);
+  if (summary.cancelled) return 1;
+  return c.quarantined + c.failed > 0 ? 1 : 0;
+}
+
+export function runCli(): void {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (error: unknown) => {
+      if (error instanceof UsageError || (error instanceof TypeError && 'code' in error && String(error.code).startsWith('ERR_PARSE_ARGS'))) {
+        process.stderr.write(`paradim-deid: ${error.message}\n\n${usage}\n`);
+        process.exitCode = 2;
+        return;
+      }
+      if (isAppError(error)) {
+        const details = error.details.map((detail) => `  ${detail.path === '' ? '' : `${detail.path}: `}${detail.issue}`).join('\n');
+        process.stderr.write(`paradim-deid: ${error.message}\n${details}\n`);
+        process.exitCode = error.code === 'DEID_PROFILE_INVALID' || error.code === 'INVALID_INPUT' || error.code === 'DEID_KEY_INVALID' ? 2 : 1;
+        return;
+      }
+      process.stderr.write(`paradim-deid: unexpected error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+      process.exitCode = 1;
+    },
+  );
+}

@@ -1,0 +1,120 @@
+import { randomBytes } from 'node:crypto';
+import { closeSync, fstatSync, fsyncSync, mkdirSync, openSync, readSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { inflateRawSync } from 'node:zlib';
+import { WindowedSource, type ByteSource } from '../../shared/dicom/byte-source.js';
+import { parseDicom } from '../../shared/dicom/parser.js';
+import type { Segment } from '../../shared/dicom/writer.js';
+import type { DeidEngine, DeidIdentity, FileReport, FileStatus } from '../../shared/deid/engine.js';
+import { isAppError } from '../../shared/errors/app-error.js';
+import { describeFsError } from '../services/atomic-write.js';
+
+export interface FileTask {
+  /** Absolute input path. */
+  readonly path: string;
+  /** Path relative to the input folder (for the steward's listing; never used for output names). */
+  readonly rel: string;
+}
+
+export interface FileResult {
+  readonly rel: string;
+  readonly status: FileStatus;
+  readonly code?: string;
+  readonly reason?: string;
+  /** Output path relative to the output folder (built from the new UIDs: carries no PHI). */
+  readonly output?: string;
+  readonly bytesIn: number;
+  readonly bytesOut: number;
+  readonly report?: FileReport;
+  readonly identity?: DeidIdentity;
+}
+
+export interface WriteOptions {
+  readonly outDir: string;
+  /** fsync each file before its rename (default true). */
+  readonly fsync: boolean;
+}
+
+const copyBuffer = Buffer.allocUnsafe(1 << 20);
+const createdDirs = new Set<string>();
+
+function writeAll(fd: number, data: Uint8Array): void {
+  let written = 0;
+  while (written < data.length) written += writeSync(fd, data, written, data.length - written);
+}
+
+/** Streams the new meta, the header chunks and the untouched source ranges into `path` (temp, fsync, rename). */
+function writeOutput(path: string, meta: Uint8Array, segments: readonly Segment[], source: ByteSource, inFd: number | undefined, fsync: boolean): number {
+  const dir = dirname(path);
+  if (!createdDirs.has(dir)) {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    createdDirs.add(dir);
+  }
+  const temp = join(dir, `.${randomBytes(6).toString('hex')}.tmp`);
+  const fd = openSync(temp, 'wx', 0o600);
+  let total = 0;
+  try {
+    writeAll(fd, meta);
+    total += meta.length;
+    for (const segment of segments) {
+      if (segment instanceof Uint8Array) {
+        writeAll(fd, segment);
+        total += segment.length;
+        continue;
+      }
+      if (inFd === undefined) {
+        const bytes = source.read(segment.offset, segment.length);
+        writeAll(fd, bytes);
+      } else {
+        let done = 0;
+        while (done < segment.length) {
+          const want = Math.min(copyBuffer.length, segment.length - done);
+          const got = readSync(inFd, copyBuffer, 0, want, segment.offset + done);
+          if (got <= 0) throw new Error('the input file shrank while it was being read');
+          writeAll(fd, copyBuffer.subarray(0, got));
+          done += got;
+        }
+      }
+      total += segment.length;
+    }
+    if (fsync) fsyncSync(fd);
+  } catch (error) {
+    closeSync(fd);
+    rmSync(temp, { force: true });
+    throw error;
+  }
+  closeSync(fd);
+  renameSync(temp, path);
+  return total;
+}
+
+/** Reads, de-identifies and writes one file. Never throws for a bad file: the result says what happened. */
+export function processFile(task: FileTask, engine: DeidEngine, options: WriteOptions): FileResult {
+  let fd: number | undefined;
+  let size = 0;
+  try {
+    fd = openSync(task.path, 'r');
+    size = fstatSync(fd).size;
+    const inFd = fd;
+    const source = new WindowedSource(size, (position, target) => readSync(inFd, target, 0, target.length, position));
+    const file = parseDicom(source, { inflate: (bytes) => new Uint8Array(inflateRawSync(bytes)) });
+    const outcome = engine.process(file);
+    if (outcome.status !== 'deidentified') {
+      return { rel: task.rel, status: outcome.status, code: outcome.code, reason: outcome.reason, bytesIn: size, bytesOut: 0, report: outcome.report };
+    }
+    const output = join(outcome.ids.study || 'unknown-study', outcome.ids.series || 'unknown-series', `${outcome.ids.sop || randomBytes(8).toString('hex')}.dcm`);
+    const sameSource = outcome.source === source;
+    const bytesOut = writeOutput(join(options.outDir, output), outcome.meta, outcome.segments, outcome.source, sameSource ? inFd : undefined, options.fsync);
+    return { rel: task.rel, status: 'deidentified', output, bytesIn: size, bytesOut, report: outcome.report, identity: outcome.identity };
+  } catch (error) {
+    if (isAppError(error)) {
+      const reason = error.details.map((detail) => (detail.path === '' ? detail.issue : `${detail.path}: ${detail.issue}`)).join('; ') || error.message;
+      return { rel: task.rel, status: 'failed', code: error.code, reason, bytesIn: size, bytesOut: 0 };
+    }
+    const code = (error as NodeJS.ErrnoException).code;
+    if (typeof code === 'string') return { rel: task.rel, status: 'failed', code: 'STORAGE_WRITE_FAILED', reason: describeFsError(error), bytesIn: size, bytesOut: 0 };
+    return { rel: task.rel, status: 'failed', code: 'INTERNAL', reason: `unexpected error (a bug): ${error instanceof Error ? `${error.name}: ${error.message}` : 'unknown'}`, bytesIn: size, bytesOut: 0 };
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}

@@ -1,0 +1,12 @@
+import { parentPort, workerData } from 'node:worker_threads';
+import type { DeidProfile } from '../../shared/deid/profile.js';
+import { createDeidEngine } from './engine-factory.js';
+import { processFile, type FileTask } from './process-file.js';
+
+/** Worker thread of the batch runner: de-identifies the files it is sent, one at a time. */
+const data = workerData as { profile: DeidProfile; key: Uint8Array; outDir: string; fsync: boolean };
+const engine = createDeidEngine(data.profile, data.key);
+parentPort?.on('message', (message: { id: number; task: FileTask }) => {
+  const result = processFile(message.task, engine, { outDir: data.outDir, fsync: data.fsync });
+  parentPort?.postMessage({ id: message.id, result });
+});

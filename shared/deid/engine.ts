@@ -1,0 +1,795 @@
+import { AppError } from '../errors/app-error.js';
+import type { ByteSource } from '../dicom/byte-source.js';
+import { keywordOf, lookupTag } from '../dicom/dictionary.js';
+import type { DicomElement, DicomFile, DicomItem } from '../dicom/model.js';
+import { formatTag, isPrivateCreator, isPrivateTag, Tag } from '../dicom/tags.js';
+import { ExplicitVRLittleEndian, type Encoding } from '../dicom/transfer-syntax.js';
+import { containsBytes, decodeAscii, decodeText, encodeAscii, encodeStringValue, readUint16 } from '../dicom/values.js';
+import { encodeFileMeta, outTag, serializeDataset, type OutElement, type Segment } from '../dicom/writer.js';
+import type { DeidCrypto } from './crypto.js';
+import { e11Edition, e11Rows } from './e1-1-table.js';
+import type { E11Action, E11OptionColumn, E11Row } from './e1-1-types.js';
+import { basicProfileCode, deidOptionCodes, type DeidOption, type DeidProfile } from './profile.js';
+import { Pseudonymizer, shiftDate, shiftDateTime } from './pseudonyms.js';
+
+/** A fixed UID for this implementation (2.25 form, derived once from a random UUID). */
+export const IMPLEMENTATION_CLASS_UID = '2.25.139027815925961893064254405930768702553';
+export const IMPLEMENTATION_VERSION_NAME = 'PARADIM_DEID_1';
+
+const OPTION_COLUMNS: readonly E11OptionColumn[] = [
+  'retainSafePrivate', 'retainUids', 'retainDeviceIdentity', 'retainInstitutionIdentity', 'retainPatientCharacteristics',
+  'retainLongitudinalFullDates', 'retainLongitudinalModifiedDates', 'cleanDescriptors', 'cleanStructuredContent', 'cleanGraphics',
+];
+const TEXT_VRS = new Set(['AE', 'CS', 'LO', 'LT', 'PN', 'SH', 'ST', 'UC', 'UT', 'UR']);
+const DATE_VRS = new Set(['DA', 'DT', 'TM']);
+
+/** SOP classes that routinely carry burned-in identifying text (ultrasound, secondary and screen captures, video, photos). */
+const HIGH_RISK_SOP_PREFIXES = [
+  '1.2.840.10008.5.1.4.1.1.6.', // ultrasound (multi-frame and single)
+  '1.2.840.10008.5.1.4.1.1.3.1', // ultrasound multi-frame
+  '1.2.840.10008.5.1.4.1.1.7', // secondary capture (all variants, including screen captures)
+  '1.2.840.10008.5.1.4.1.1.77.1.', // visible light (endoscopy, photographs, video)
+];
+const HIGH_RISK_SOP_EXACT = new Set(['1.2.840.10008.5.1.4.1.1.6', '1.2.840.10008.5.1.4.1.1.3']);
+/** Structured and document objects: dropped unless Clean Structured Content is chosen. */
+const STRUCTURED_SOP_PREFIXES: readonly [string, string][] = [
+  ['1.2.840.10008.5.1.4.1.1.88.', 'structured report or key object selection'],
+  ['1.2.840.10008.5.1.4.1.1.11.', 'presentation state'],
+  ['1.2.840.10008.5.1.4.1.1.104.', 'encapsulated document'],
+];
+
+export type FileStatus = 'deidentified' | 'quarantined' | 'dropped' | 'failed';
+
+export interface ActionRecord {
+  /** Tag path, e.g. `(0008,1115)[0].(0008,1155)`. */
+  readonly path: string;
+  readonly keyword: string;
+  /** The action applied: X, Z, D, K, C, U (after the choice for combined codes). */
+  readonly action: string;
+  /** Why: the table column or the rule that decided. */
+  readonly rule: string;
+  /** Keyed hash of the old value (never the value). */
+  readonly oldValueHash?: string;
+}
+
+export interface FileReport {
+  readonly engine: string;
+  readonly standard: string;
+  readonly profile: { readonly name: string; readonly version: string; readonly digest: string };
+  readonly status: FileStatus;
+  readonly reason?: string;
+  readonly sopClassUID: string;
+  readonly modality: string;
+  readonly transferSyntax: { readonly input: string; readonly output?: string };
+  readonly methodCodes: readonly string[];
+  readonly actions: readonly ActionRecord[];
+  readonly residualPhiCheck?: { readonly passed: boolean; readonly valuesChecked: number; readonly survivors: readonly string[] };
+}
+
+export interface DeidIdentity {
+  readonly pseudonym: string;
+  readonly patientId: string;
+  readonly patientName: string;
+  readonly studyInstanceUID: string;
+  readonly newStudyInstanceUID: string;
+}
+
+export type DeidOutcome =
+  | {
+      readonly status: 'deidentified';
+      readonly report: FileReport;
+      /** New preamble and file meta. */
+      readonly meta: Uint8Array;
+      /** The data set: header bytes and ranges of `source` copied as they are. */
+      readonly segments: readonly Segment[];
+      readonly source: ByteSource;
+      readonly ids: { readonly study: string; readonly series: string; readonly sop: string };
+      readonly identity: DeidIdentity;
+    }
+  | { readonly status: 'quarantined' | 'dropped' | 'failed'; readonly report: FileReport; readonly reason: string; readonly code: 'DEID_QUARANTINED' | 'DEID_RESIDUAL_PHI' | 'DEID_DROPPED' };
+
+export interface DeidEngineOptions {
+  readonly profile: DeidProfile;
+  readonly profileDigest: string;
+  readonly crypto: DeidCrypto;
+  readonly engineVersion: string;
+}
+
+interface RuleTables {
+  readonly exact: Map<number, E11Row>;
+  readonly overlay: Map<number, E11Row>;
+  readonly curve: E11Row | undefined;
+  readonly privateRow: E11Row | undefined;
+}
+
+function compileRules(): RuleTables {
+  const exact = new Map<number, E11Row>();
+  const overlay = new Map<number, E11Row>();
+  let curve: E11Row | undefined;
+  let privateRow: E11Row | undefined;
+  for (const row of e11Rows) {
+    if (row.pattern === 'private') privateRow = row;
+    else if (row.pattern === '50xxxxxx') curve = row;
+    else if (row.pattern.startsWith('60xx')) overlay.set(Number.parseInt(row.pattern.slice(4), 16), row);
+    else exact.set(Number.parseInt(row.pattern, 16), row);
+  }
+  return { exact, overlay, curve, privateRow };
+}
+
+let compiled: RuleTables | undefined;
+/** The rule of Table E.1-1 for a tag, or undefined when the table does not list it. */
+export function e11RowFor(tag: number): E11Row | undefined {
+  compiled ??= compileRules();
+  if (isPrivateTag(tag)) return compiled.privateRow;
+  const group = tag >>> 16;
+  if ((group & 0xff00) === 0x6000 && group % 2 === 0) return compiled.overlay.get(tag & 0xffff);
+  if ((group & 0xff00) === 0x5000 && group % 2 === 0) return compiled.curve;
+  return compiled.exact.get(tag);
+}
+
+/** Every row of the table has a handler: the action resolver covers each code (tested). */
+export function handledActions(): readonly E11Action[] {
+  return ['D', 'Z', 'X', 'K', 'C', 'U', 'X/Z', 'X/D', 'Z/D', 'X/Z/D', 'X/Z/U*'];
+}
+
+/** The action of a row under the chosen options: an option's K wins, then an option's C, else the Basic Profile. */
+export function effectiveAction(row: E11Row, options: Readonly<Record<DeidOption, boolean>>): { action: E11Action; rule: string } {
+  let clean: E11OptionColumn | undefined;
+  for (const column of OPTION_COLUMNS) {
+    if (!options[column]) continue;
+    const action = row.options[column];
+    if (action === 'K') return { action, rule: `${column} K` };
+    if (action !== undefined && clean === undefined) clean = column;
+  }
+  if (clean !== undefined) return { action: row.options[clean] ?? 'C', rule: `${clean} ${row.options[clean] ?? 'C'}` };
+  return { action: row.basic, rule: `basic ${row.basic}` };
+}
+
+/**
+ * Where the standard leaves a choice, keep the object valid for its IOD without knowing the attribute's type there:
+ * a dummy (D) is valid for Type 1, 2 and 3; Z is valid for Type 2 and 3; U keeps references resolvable.
+ */
+export function chooseAction(action: E11Action): { action: 'D' | 'Z' | 'X' | 'K' | 'C' | 'U'; why: string } {
+  switch (action) {
+    case 'X/Z':
+      return { action: 'Z', why: 'X/Z: Z (zero length) keeps Type 2 attributes valid' };
+    case 'X/D':
+    case 'Z/D':
+    case 'X/Z/D':
+      return { action: 'D', why: `${action}: D (dummy value) keeps Type 1 attributes valid` };
+    case 'X/Z/U*':
+      return { action: 'U', why: 'X/Z/U*: U keeps the referenced UIDs consistent and the sequence valid' };
+    default:
+      return { action, why: '' };
+  }
+}
+
+function dummyValue(vr: string, length: number): Uint8Array {
+  switch (vr) {
+    case 'DA':
+      return encodeStringValue(vr, '19000101');
+    case 'TM':
+      return encodeStringValue(vr, '000000');
+    case 'DT':
+      return encodeStringValue(vr, '19000101000000');
+    case 'PN':
+      return encodeStringValue(vr, 'ANONYMOUS');
+    case 'AE':
+      return encodeStringValue(vr, 'ANONYMOUS');
+    case 'AS':
+      return encodeStringValue(vr, '000Y');
+    case 'DS':
+    case 'IS':
+      return encodeStringValue(vr, '0');
+    case 'CS':
+      return encodeStringValue(vr, 'ANONYMIZED');
+    case 'UR':
+      return new Uint8Array(0);
+    case 'LO':
+    case 'SH':
+    case 'ST':
+    case 'LT':
+    case 'UT':
+    case 'UC':
+      return encodeStringValue(vr, 'ANONYMIZED');
+    default:
+      // Binary VRs: zeros of the same length keep the value multiplicity.
+      return new Uint8Array(length);
+  }
+}
+
+interface FileState {
+  readonly source: ByteSource;
+  readonly actions: ActionRecord[];
+  readonly utf8: boolean;
+  readonly pseudonym: string;
+  readonly dateOffset: number;
+  /** Identifying values of the source file (raw bytes, trimmed), for Clean and the residual check. */
+  readonly identifying: { readonly label: string; readonly bytes: Uint8Array }[];
+  readonly constants: Set<string>;
+}
+
+interface Walked {
+  readonly out: OutElement[];
+  readonly changed: boolean;
+}
+
+export class DeidEngine {
+  private readonly pseudonyms: Pseudonymizer;
+  private readonly options: Readonly<Record<DeidOption, boolean>>;
+  private readonly overrides: Map<number, DeidProfile['overrides'][number]>;
+  private readonly engineName: string;
+
+  constructor(private readonly config: DeidEngineOptions) {
+    this.options = config.profile.options;
+    this.pseudonyms = new Pseudonymizer(config.crypto, config.profile.pseudonymFormat, config.profile.dateShift);
+    this.overrides = new Map(config.profile.overrides.map((entry) => [Number.parseInt(entry.tag.replace(/[^0-9A-Fa-f]/g, ''), 16), entry]));
+    this.engineName = `PARADIM deid ${config.engineVersion}`;
+  }
+
+  get pseudonymizer(): Pseudonymizer {
+    return this.pseudonyms;
+  }
+
+  private baseReport(file: DicomFile, status: FileStatus, extra: Partial<FileReport>): FileReport {
+    const top = (tag: number): string => textOf(find(file.dataset, tag), false);
+    return {
+      engine: this.engineName,
+      standard: `DICOM PS3.15 ${e11Edition} Table E.1-1`,
+      profile: { name: this.config.profile.name, version: this.config.profile.version, digest: this.config.profileDigest },
+      status,
+      sopClassUID: top(Tag.SOPClassUID) || textOf(find(file.meta, Tag.MediaStorageSOPClassUID), false),
+      modality: top(Tag.Modality),
+      transferSyntax: { input: file.transferSyntax.uid },
+      methodCodes: [],
+      actions: [],
+      ...extra,
+    };
+  }
+
+  /** De-identifies one parsed file. Pure: the result says what to write; the runner writes it. */
+  process(file: DicomFile): DeidOutcome {
+    const dataset = file.dataset;
+    const sopClass = textOf(find(dataset, Tag.SOPClassUID), false) || textOf(find(file.meta, Tag.MediaStorageSOPClassUID), false);
+    const modality = textOf(find(dataset, Tag.Modality), false).toUpperCase();
+    const policy = this.config.profile.sopClasses;
+    const stop = (status: 'quarantined' | 'dropped', reason: string): DeidOutcome => ({
+      status,
+      reason,
+      code: status === 'dropped' ? 'DEID_DROPPED' : 'DEID_QUARANTINED',
+      report: this.baseReport(file, status, { reason }),
+    });
+    if (sopClass === '') return stop('quarantined', 'the file has no SOP Class UID, so its content cannot be judged');
+    if (policy.drop.includes(sopClass)) return stop('dropped', `the profile drops SOP class ${sopClass}`);
+    if (policy.quarantine.includes(sopClass)) return stop('quarantined', `the profile quarantines SOP class ${sopClass}`);
+    if (policy.accept.length > 0 && !policy.accept.includes(sopClass)) return stop('quarantined', `SOP class ${sopClass} is not accepted by the profile`);
+    const structured = STRUCTURED_SOP_PREFIXES.find(([prefix]) => sopClass.startsWith(prefix));
+    if (structured !== undefined && !this.options.cleanStructuredContent) {
+      return stop('dropped', `${structured[1]} (${sopClass}): dropped by default; choose Clean Structured Content to keep it`);
+    }
+    const pixelData = find(dataset, Tag.PixelData) ?? find(dataset, Tag.FloatPixelData) ?? find(dataset, Tag.DoubleFloatPixelData);
+    const burnedIn = textOf(find(dataset, Tag.BurnedInAnnotation), false).toUpperCase();
+    const risks: string[] = [];
+    if (pixelData !== undefined) {
+      if (burnedIn === 'YES') risks.push('BurnedInAnnotation is YES');
+      if (HIGH_RISK_SOP_EXACT.has(sopClass) || HIGH_RISK_SOP_PREFIXES.some((prefix) => sopClass.startsWith(prefix))) risks.push(`SOP class ${sopClass} often carries burned-in text`);
+      else if (modality === 'US' || modality === 'XC' || modality === 'ES') risks.push(`modality ${modality} often carries burned-in text`);
+    }
+    if (dataset.some((element) => (element.tag >>> 16 & 0xff01) === 0x6000 && (element.tag & 0xffff) === 0x3000)) risks.push('the file has overlay data');
+    let mask: DeidProfile['pixelMasks'][number] | undefined;
+    if (risks.length > 0) {
+      mask = this.matchingMask(dataset);
+      if (mask === undefined) return stop('quarantined', `${risks.join('; ')}; the profile defines no pixel mask for this device`);
+      if (!this.options.cleanPixelData) return stop('quarantined', `${risks.join('; ')}; a pixel mask matches but the Clean Pixel Data option is not chosen`);
+    }
+    if (this.options.cleanRecognizableVisualFeatures && pixelData !== undefined) {
+      return stop('quarantined', 'Clean Recognizable Visual Features is chosen, and this engine does not deface images');
+    }
+    let maskedPixels: Uint8Array | undefined;
+    if (mask !== undefined) {
+      const masked = applyMask(file, mask);
+      if (typeof masked === 'string') return stop('quarantined', `${risks.join('; ')}; ${masked}`);
+      maskedPixels = masked;
+    }
+
+    const utf8 = /ISO_IR 192/.test(textOf(find(dataset, Tag.SpecificCharacterSet), false));
+    const patientId = textOf(find(dataset, Tag.PatientID), utf8);
+    const patientName = textOf(find(dataset, Tag.PatientName), utf8);
+    const identityKey = patientId !== '' ? `id:${textOf(find(dataset, 0x00100021), utf8)}\\${patientId}` : `name:${patientName}\\${textOf(find(dataset, Tag.PatientBirthDate), false)}`;
+    const pseudonym = this.pseudonyms.patient(identityKey);
+    const state: FileState = {
+      source: file.datasetSource,
+      actions: [],
+      utf8,
+      pseudonym,
+      dateOffset: this.options.retainLongitudinalModifiedDates ? this.pseudonyms.dateOffsetDays(identityKey) : 0,
+      identifying: collectIdentifying(file, this.options),
+      constants: new Set(['ANONYMOUS', 'ANONYMIZED', pseudonym, 'YES', 'NO']),
+    };
+    const walked = this.walkDataset(dataset, state, '', file.transferSyntax, false);
+    let out = walked.out.filter((element) => outTag(element) !== Tag.PixelData || maskedPixels === undefined);
+    if (maskedPixels !== undefined && pixelData !== undefined) {
+      out.push({ kind: 'value', tag: pixelData.tag, vr: pixelData.vr, value: maskedPixels });
+      state.actions.push({ path: formatTag(pixelData.tag), keyword: 'PixelData', action: 'C', rule: 'cleanPixelData: profile mask rectangles blanked' });
+    }
+    const methodCodes = this.methodCodes(pixelData !== undefined, maskedPixels !== undefined);
+    out = this.addMarkers(out, file, state, methodCodes, maskedPixels !== undefined);
+    out.sort((a, b) => outTag(a) - outTag(b));
+
+    const newSop = findOutText(out, Tag.SOPInstanceUID);
+    const newStudy = findOutText(out, Tag.StudyInstanceUID);
+    const newSeries = findOutText(out, Tag.SeriesInstanceUID);
+    const outputTs = file.transferSyntax.deflated ? ExplicitVRLittleEndian : file.transferSyntax.uid;
+    const meta = encodeFileMeta({
+      mediaStorageSOPClassUID: sopClass,
+      mediaStorageSOPInstanceUID: newSop !== '' ? newSop : this.pseudonyms.uid(textOf(find(file.meta, Tag.MediaStorageSOPInstanceUID), false)),
+      transferSyntaxUID: outputTs,
+      implementationClassUID: IMPLEMENTATION_CLASS_UID,
+      implementationVersionName: IMPLEMENTATION_VERSION_NAME,
+    });
+    const segments = serializeDataset(file.datasetSource, out, file.transferSyntax);
+    const check = residualCheck([meta, ...segments.filter((segment): segment is Uint8Array => segment instanceof Uint8Array)], state);
+    const report: FileReport = {
+      ...this.baseReport(file, check.passed ? 'deidentified' : 'failed', {}),
+      transferSyntax: { input: file.transferSyntax.uid, output: outputTs },
+      methodCodes: methodCodes.map(([code]) => code),
+      actions: state.actions,
+      residualPhiCheck: check,
+      ...(check.passed ? {} : { reason: `identifying values survived: ${check.survivors.join(', ')}` }),
+    };
+    if (!check.passed) return { status: 'failed', code: 'DEID_RESIDUAL_PHI', reason: report.reason ?? '', report };
+    return {
+      status: 'deidentified',
+      report,
+      meta,
+      segments,
+      source: file.datasetSource,
+      ids: { study: newStudy, series: newSeries, sop: newSop },
+      identity: {
+        pseudonym,
+        patientId,
+        patientName,
+        studyInstanceUID: textOf(find(dataset, Tag.StudyInstanceUID), false),
+        newStudyInstanceUID: newStudy,
+      },
+    };
+  }
+
+  private matchingMask(dataset: readonly DicomElement[]): DeidProfile['pixelMasks'][number] | undefined {
+    const text = (tag: number): string => textOf(find(dataset, tag), false);
+    const rows = readUint16(find(dataset, Tag.Rows)?.value, find(dataset, Tag.Rows)?.encoding.littleEndian ?? true);
+    const columns = readUint16(find(dataset, Tag.Columns)?.value, find(dataset, Tag.Columns)?.encoding.littleEndian ?? true);
+    return this.config.profile.pixelMasks.find(
+      (mask) =>
+        (mask.modality === undefined || mask.modality === text(Tag.Modality)) &&
+        (mask.manufacturer === undefined || mask.manufacturer === text(0x00080070)) &&
+        (mask.manufacturerModelName === undefined || mask.manufacturerModelName === text(0x00081090)) &&
+        (mask.rows === undefined || mask.rows === rows) &&
+        (mask.columns === undefined || mask.columns === columns),
+    );
+  }
+
+  private methodCodes(hasPixels: boolean, masked: boolean): (readonly [string, string])[] {
+    const codes: (readonly [string, string])[] = [basicProfileCode];
+    for (const [option, code] of Object.entries(deidOptionCodes) as [DeidOption, readonly [string, string]][]) {
+      if (!this.options[option]) continue;
+      if (option === 'cleanPixelData' && !masked) continue;
+      if (option === 'cleanRecognizableVisualFeatures' && hasPixels) continue;
+      codes.push(code);
+    }
+    return codes;
+  }
+
+  private record(state: FileState, path: string, element: DicomElement, action: string, rule: string): void {
+    const keyword = keywordOf(element.tag);
+    const value = element.value;
+    state.actions.push(
+      value !== undefined && value.length > 0 && action !== 'K'
+        ? { path, keyword, action, rule, oldValueHash: this.pseudonyms.valueHash(value) }
+        : { path, keyword, action, rule },
+    );
+  }
+
+  private walkDataset(elements: readonly DicomElement[], state: FileState, prefix: string, encoding: Encoding, inClean: boolean): Walked {
+    const out: OutElement[] = [];
+    let changed = false;
+    const keptCreators = this.keptPrivate(elements);
+    for (const element of elements) {
+      const path = `${prefix}${formatTag(element.tag)}`;
+      const result = this.walkElement(element, state, path, encoding, inClean, keptCreators);
+      if (result === undefined) {
+        changed = true;
+        continue;
+      }
+      if (result.kind !== 'raw' || result.element !== element) changed = true;
+      out.push(result);
+    }
+    return { out, changed };
+  }
+
+  /** Private elements kept under Retain Safe Private (allowlist per creator), and their creators. */
+  private keptPrivate(elements: readonly DicomElement[]): Set<number> {
+    const kept = new Set<number>();
+    if (!this.options.retainSafePrivate || this.config.profile.safePrivate.length === 0) return kept;
+    const creators = new Map<number, string>();
+    for (const element of elements) {
+      if (isPrivateCreator(element.tag) && element.value !== undefined) creators.set(element.tag, decodeText(element.value).trim());
+    }
+    for (const element of elements) {
+      if (!isPrivateTag(element.tag) || isPrivateCreator(element.tag) || (element.tag & 0xffff) < 0x1000) continue;
+      const group = element.tag >>> 16;
+      const creatorTag = ((group << 16) | ((element.tag & 0xff00) >>> 8)) >>> 0;
+      const creator = creators.get(creatorTag);
+      if (creator === undefined) continue;
+      const low = (element.tag & 0xff).toString(16).toUpperCase().padStart(2, '0');
+      const groupHex = group.toString(16).toUpperCase().padStart(4, '0');
+      const allowed = this.config.profile.safePrivate.some(
+        (entry) => entry.creator === creator && (entry.group === undefined || entry.group.toUpperCase() === groupHex) && entry.elements.some((e) => e.toUpperCase() === low),
+      );
+      if (allowed) {
+        kept.add(element.tag);
+        kept.add(creatorTag);
+      }
+    }
+    return kept;
+  }
+
+  private walkElement(
+    element: DicomElement,
+    state: FileState,
+    path: string,
+    encoding: Encoding,
+    inClean: boolean,
+    keptPrivate: Set<number>,
+  ): OutElement | undefined {
+    const tag = element.tag;
+    const group = tag >>> 16;
+    if (group === 0x0002 || (tag & 0xffff) === 0x0000) {
+      this.record(state, path, element, 'X', group === 0x0002 ? 'file meta in the data set: removed' : 'group length: removed (lengths change)');
+      return undefined;
+    }
+    if (tag === 0x00120064 || tag === 0x00120062 || tag === 0x00120063 || tag === 0x00280303) {
+      // Markers: rebuilt by addMarkers (existing method codes are kept there).
+      return { kind: 'raw', element };
+    }
+    const override = this.overrides.get(tag);
+    if (override !== undefined) {
+      switch (override.action) {
+        case 'keep':
+          this.record(state, path, element, 'K', 'profile override: keep');
+          return { kind: 'raw', element };
+        case 'remove':
+          this.record(state, path, element, 'X', 'profile override: remove');
+          return undefined;
+        case 'empty':
+          this.record(state, path, element, 'Z', 'profile override: empty');
+          return element.items !== undefined ? this.sequence(element, []) : { kind: 'value', tag, vr: element.vr, value: new Uint8Array(0) };
+        case 'replace':
+          this.record(state, path, element, 'D', 'profile override: replace');
+          state.constants.add(override.value ?? '');
+          return { kind: 'value', tag, vr: element.vr, value: encodeStringValue(element.vr, override.value ?? '') };
+      }
+    }
+    if (isPrivateTag(tag)) {
+      if (keptPrivate.has(tag)) {
+        this.record(state, path, element, 'K', 'retainSafePrivate: allowlisted for its private creator');
+        return { kind: 'raw', element };
+      }
+      this.record(state, path, element, 'X', 'private attribute: basic X');
+      return undefined;
+    }
+    const vr = element.vr === 'UN' ? (lookupTag(tag)?.vr ?? 'UN') : element.vr;
+    const row = e11RowFor(tag);
+    let action: 'D' | 'Z' | 'X' | 'K' | 'C' | 'U';
+    let rule: string;
+    if (row !== undefined) {
+      const effective = effectiveAction(row, this.options);
+      const chosen = chooseAction(effective.action);
+      action = chosen.action;
+      rule = chosen.why === '' ? effective.rule : `${effective.rule}; ${chosen.why}`;
+    } else if (DATE_VRS.has(vr)) {
+      // PS3.15 E.1-1 note 4: every date and time, listed or not.
+      action = this.options.retainLongitudinalFullDates ? 'K' : this.options.retainLongitudinalModifiedDates ? 'C' : 'D';
+      rule = `unlisted ${vr} (E.1-1 note 4): ${action}`;
+    } else if (inClean && TEXT_VRS.has(vr) && vr !== 'CS' && vr !== 'AE') {
+      action = 'C';
+      rule = 'free text inside cleaned structured content: C';
+    } else if (inClean && vr === 'UI' && element.value !== undefined && !isWellKnownUid(decodeAscii(element.value))) {
+      action = 'U';
+      rule = 'UID inside cleaned structured content: U';
+    } else {
+      action = 'K';
+      rule = '';
+    }
+    if (tag === Tag.PatientName || tag === Tag.PatientID) {
+      this.record(state, path, element, 'D', `${rule}; replaced by the keyed patient pseudonym`);
+      return { kind: 'value', tag, vr: element.vr, value: encodeStringValue(vr, state.pseudonym) };
+    }
+    if (element.items !== undefined) {
+      if (action === 'X') {
+        this.record(state, path, element, 'X', rule);
+        return undefined;
+      }
+      if (action === 'Z') {
+        this.record(state, path, element, 'Z', rule);
+        return this.sequence(element, []);
+      }
+      // K, C, D and U on a sequence: keep the items and apply the rules inside them (C and D clean free text too).
+      if (rule !== '') this.record(state, path, element, action, `${rule} (applied recursively to the items)`);
+      const clean = inClean || action === 'C' || action === 'D';
+      let changed = false;
+      const items = element.items.map((item: DicomItem, index: number) => {
+        const walked = this.walkDataset(item.elements, state, `${path}[${index}].`, item.encoding, clean);
+        if (walked.changed) changed = true;
+        return walked.out;
+      });
+      return changed ? this.sequence(element, items) : { kind: 'raw', element };
+    }
+    switch (action) {
+      case 'K':
+        if (rule !== '') this.record(state, path, element, 'K', rule);
+        return { kind: 'raw', element };
+      case 'X':
+        this.record(state, path, element, 'X', rule);
+        return undefined;
+      case 'Z':
+        this.record(state, path, element, 'Z', rule);
+        return { kind: 'value', tag, vr: element.vr, value: new Uint8Array(0) };
+      case 'U': {
+        this.record(state, path, element, 'U', rule);
+        if (element.value === undefined || vr !== 'UI') return { kind: 'value', tag, vr: element.vr, value: new Uint8Array(0) };
+        const uids = decodeAscii(element.value).replace(/[\0 ]+$/, '').split('\\');
+        const mapped = uids.map((uid) => (uid === '' ? '' : this.pseudonyms.uid(uid.trim()))).join('\\');
+        return { kind: 'value', tag, vr: element.vr, value: encodeStringValue('UI', mapped) };
+      }
+      case 'D': {
+        this.record(state, path, element, 'D', rule);
+        if (vr === 'UI' && element.value !== undefined) {
+          return { kind: 'value', tag, vr: element.vr, value: encodeStringValue('UI', this.pseudonyms.uid(decodeText(element.value))) };
+        }
+        if (DATE_VRS.has(vr) && this.options.retainLongitudinalModifiedDates) return this.shifted(element, vr, state);
+        return { kind: 'value', tag, vr: element.vr, value: dummyValue(vr, element.valueLength) };
+      }
+      case 'C': {
+        if (DATE_VRS.has(vr)) {
+          this.record(state, path, element, 'C', `${rule}; shifted by the patient's date offset`);
+          return this.shifted(element, vr, state);
+        }
+        if (TEXT_VRS.has(vr) && element.value !== undefined) {
+          const cleaned = scrub(element.value, state);
+          this.record(state, path, element, 'C', `${rule}; ${cleaned.removed} identifying fragment(s) removed`);
+          if (cleaned.removed === 0) return { kind: 'raw', element };
+          return { kind: 'value', tag, vr: element.vr, value: padEven(cleaned.bytes, vr) };
+        }
+        this.record(state, path, element, 'X', `${rule}; cannot be cleaned, removed`);
+        return undefined;
+      }
+    }
+  }
+
+  private sequence(element: DicomElement, items: OutElement[][]): OutElement {
+    const itemEncoding = element.items?.[0]?.encoding ?? element.encoding;
+    return {
+      kind: 'sequence',
+      tag: element.tag,
+      vr: element.vr,
+      undefinedLength: element.length === 0xffffffff,
+      itemEncoding: element.vr === 'UN' ? { explicitVr: false, littleEndian: true } : itemEncoding,
+      items,
+    };
+  }
+
+  private shifted(element: DicomElement, vr: string, state: FileState): OutElement {
+    if (element.value === undefined || vr === 'TM') return { kind: 'raw', element };
+    const values = decodeText(element.value).split('\\');
+    const shifted = values.map((value) => {
+      const trimmed = value.trim();
+      if (trimmed === '') return '';
+      return (vr === 'DA' ? shiftDate(trimmed, state.dateOffset) : shiftDateTime(trimmed, state.dateOffset)) ?? (vr === 'DA' ? '19000101' : '19000101000000');
+    });
+    return { kind: 'value', tag: element.tag, vr: element.vr, value: encodeStringValue(vr, shifted.join('\\')) };
+  }
+
+  private addMarkers(out: OutElement[], file: DicomFile, state: FileState, codes: readonly (readonly [string, string])[], masked: boolean): OutElement[] {
+    const enc = file.transferSyntax;
+    const markerTags = new Set([0x00120062, 0x00120063, 0x00120064, 0x00280303]);
+    const trial = this.config.profile.clinicalTrial;
+    const trialTags = new Set([0x00120010, 0x00120020, 0x00120021, 0x00120030, 0x00120031, 0x00120040, 0x00120081, 0x00120082]);
+    const existingCodes = out.find((element) => outTag(element) === 0x00120064);
+    const kept = out.filter((element) => !markerTags.has(outTag(element)) && !(trial !== undefined && trialTags.has(outTag(element))));
+    const str = (tag: number, vr: string, text: string): OutElement => {
+      state.constants.add(text);
+      return { kind: 'value', tag, vr, value: encodeStringValue(vr, text) };
+    };
+    const burnedIn = textOf(find(file.dataset, Tag.BurnedInAnnotation), false).toUpperCase();
+    const pixelsClean = burnedIn !== 'YES' || masked;
+    if (masked) {
+      const index = kept.findIndex((element) => outTag(element) === Tag.BurnedInAnnotation);
+      if (index >= 0) kept.splice(index, 1);
+      kept.push(str(Tag.BurnedInAnnotation, 'CS', 'NO'));
+    }
+    kept.push(str(0x00120062, 'CS', pixelsClean ? 'YES' : 'NO'));
+    const method = `${this.engineName}; PS3.15 ${e11Edition}; ${this.config.profileDigest.slice(0, 19)}`.slice(0, 64);
+    kept.push(str(0x00120063, 'LO', method));
+    const previousItems: OutElement[][] = [];
+    if (existingCodes !== undefined && existingCodes.kind === 'raw') {
+      for (const item of existingCodes.element.items ?? []) previousItems.push(item.elements.map((element) => ({ kind: 'raw', element })));
+    }
+    const codeItems = codes.map(([value, meaning]) => [str(Tag.CodeValue, 'SH', value), str(Tag.CodingSchemeDesignator, 'SH', 'DCM'), str(Tag.CodeMeaning, 'LO', meaning)]);
+    kept.push({ kind: 'sequence', tag: 0x00120064, vr: enc.explicitVr ? 'SQ' : 'SQ', undefinedLength: false, itemEncoding: enc, items: [...previousItems, ...codeItems] });
+    const temporal = this.options.retainLongitudinalFullDates ? 'UNMODIFIED' : this.options.retainLongitudinalModifiedDates ? 'MODIFIED' : 'REMOVED';
+    kept.push(str(0x00280303, 'CS', temporal));
+    if (trial !== undefined) {
+      kept.push(str(0x00120010, 'LO', trial.sponsorName));
+      kept.push(str(0x00120020, 'LO', trial.protocolId));
+      kept.push(str(0x00120021, 'LO', trial.protocolName ?? ''));
+      kept.push(str(0x00120030, 'LO', trial.siteId ?? ''));
+      kept.push(str(0x00120031, 'LO', trial.siteName ?? ''));
+      kept.push(str(0x00120040, 'LO', state.pseudonym));
+      if (trial.ethicsCommitteeName !== undefined) kept.push(str(0x00120081, 'LO', trial.ethicsCommitteeName));
+      if (trial.ethicsApprovalNumber !== undefined) kept.push(str(0x00120082, 'LO', trial.ethicsApprovalNumber));
+    }
+    void state.utf8;
+    return kept;
+  }
+}
+
+const WELL_KNOWN_UID_PREFIX = '1.2.840.10008.';
+function isWellKnownUid(uid: string): boolean {
+  return uid.startsWith(WELL_KNOWN_UID_PREFIX);
+}
+
+function find(elements: readonly DicomElement[], tag: number): DicomElement | undefined {
+  // Data sets are sorted: a linear scan is fine for the few top-level look-ups.
+  for (const element of elements) {
+    if (element.tag === tag) return element;
+    if (element.tag > tag) return undefined;
+  }
+  return undefined;
+}
+
+function textOf(element: DicomElement | undefined, utf8: boolean): string {
+  if (element?.value === undefined) return '';
+  return decodeText(element.value, utf8).trim();
+}
+
+function findOutText(out: readonly OutElement[], tag: number): string {
+  const element = out.find((candidate) => outTag(candidate) === tag);
+  if (element === undefined) return '';
+  if (element.kind === 'value') return decodeText(element.value);
+  if (element.kind === 'raw') return textOf(element.element, false);
+  return '';
+}
+
+function padEven(bytes: Uint8Array, vr: string): Uint8Array {
+  if (bytes.length % 2 === 0) return bytes;
+  const padded = new Uint8Array(bytes.length + 1);
+  padded.set(bytes);
+  padded[bytes.length] = vr === 'UI' ? 0 : 0x20;
+  return padded;
+}
+
+/** Attributes whose source values must not survive (unless an option retains them). */
+const IDENTIFYING_TAGS: readonly [number, string, 'id' | 'name' | 'date' | 'uid' | 'institution' | 'device'][] = [
+  [Tag.PatientName, 'PatientName', 'name'],
+  [Tag.PatientID, 'PatientID', 'id'],
+  [0x00101000, 'OtherPatientIDs', 'id'],
+  [0x00101001, 'OtherPatientNames', 'name'],
+  [0x00101005, 'PatientBirthName', 'name'],
+  [0x00101060, 'PatientMotherBirthName', 'name'],
+  [Tag.PatientBirthDate, 'PatientBirthDate', 'date'],
+  [0x00101040, 'PatientAddress', 'name'],
+  [0x00102154, 'PatientTelephoneNumbers', 'id'],
+  [0x00080050, 'AccessionNumber', 'id'],
+  [0x00200010, 'StudyID', 'id'],
+  [0x00080090, 'ReferringPhysicianName', 'name'],
+  [0x00081050, 'PerformingPhysicianName', 'name'],
+  [0x00081060, 'NameOfPhysiciansReadingStudy', 'name'],
+  [0x00081070, 'OperatorsName', 'name'],
+  [0x00321032, 'RequestingPhysician', 'name'],
+  [0x00080020, 'StudyDate', 'date'],
+  [0x00080080, 'InstitutionName', 'institution'],
+  [0x00080081, 'InstitutionAddress', 'institution'],
+  [0x00181000, 'DeviceSerialNumber', 'device'],
+  [0x00081010, 'StationName', 'device'],
+  [Tag.StudyInstanceUID, 'StudyInstanceUID', 'uid'],
+  [Tag.SeriesInstanceUID, 'SeriesInstanceUID', 'uid'],
+  [Tag.SOPInstanceUID, 'SOPInstanceUID', 'uid'],
+  [0x00200052, 'FrameOfReferenceUID', 'uid'],
+];
+
+function collectIdentifying(file: DicomFile, options: Readonly<Record<DeidOption, boolean>>): { label: string; bytes: Uint8Array }[] {
+  const values: { label: string; bytes: Uint8Array }[] = [];
+  for (const [tag, label, kind] of IDENTIFYING_TAGS) {
+    if (kind === 'date' && options.retainLongitudinalFullDates) continue;
+    if (kind === 'uid' && options.retainUids) continue;
+    if (kind === 'institution' && options.retainInstitutionIdentity) continue;
+    if (kind === 'device' && options.retainDeviceIdentity) continue;
+    const element = find(file.dataset, tag);
+    if (element?.value === undefined) continue;
+    const text = decodeAscii(element.value).replace(/[\0 ]+$/, '').trim();
+    const parts = new Set<string>();
+    for (const value of text.split('\\')) {
+      const trimmed = value.trim();
+      if (trimmed.length >= 4) parts.add(trimmed);
+      if (kind === 'name') {
+        // Components of a person name (family, given...), and the name without its empty trailing components.
+        for (const component of trimmed.split(/[\^=]/)) if (component.trim().length >= 4) parts.add(component.trim());
+      }
+    }
+    for (const part of parts) if (!/^[0\s.^]*$/.test(part)) values.push({ label, bytes: encodeAscii(part) });
+  }
+  return values;
+}
+
+/** Replaces identifying fragments in free text with `*`. */
+function scrub(value: Uint8Array, state: FileState): { bytes: Uint8Array; removed: number } {
+  let bytes = value;
+  let removed = 0;
+  for (const { bytes: needle } of state.identifying) {
+    while (containsBytes(bytes, needle)) {
+      const text = decodeAscii(bytes);
+      const index = text.indexOf(decodeAscii(needle));
+      if (index < 0) break;
+      bytes = encodeAscii(text.slice(0, index) + '*'.repeat(needle.length) + text.slice(index + needle.length));
+      removed++;
+    }
+  }
+  return { bytes, removed };
+}
+
+/** Scans the written header bytes for any identifying value of the source file. */
+function residualCheck(chunks: readonly Uint8Array[], state: FileState): { passed: boolean; valuesChecked: number; survivors: string[] } {
+  const survivors = new Set<string>();
+  let checked = 0;
+  for (const { label, bytes } of state.identifying) {
+    if (state.constants.has(decodeAscii(bytes))) continue;
+    checked++;
+    if (chunks.some((chunk) => containsBytes(chunk, bytes))) survivors.add(label);
+  }
+  return { passed: survivors.size === 0, valuesChecked: checked, survivors: [...survivors] };
+}
+
+/** Blanks the mask rectangles in native pixel data; a string says why it cannot. */
+function applyMask(file: DicomFile, mask: DeidProfile['pixelMasks'][number]): Uint8Array | string {
+  const pixel = find(file.dataset, Tag.PixelData);
+  if (pixel === undefined) return 'there is no pixel data to mask';
+  if (pixel.fragments !== undefined || pixel.length === 0xffffffff) return 'masking compressed (encapsulated) pixel data is not supported; decompress first';
+  const little = pixel.encoding.littleEndian;
+  const num = (tag: number): number | undefined => readUint16(find(file.dataset, tag)?.value, little);
+  const rows = num(Tag.Rows);
+  const columns = num(Tag.Columns);
+  const bits = num(Tag.BitsAllocated);
+  const samples = num(Tag.SamplesPerPixel) ?? 1;
+  const planar = num(Tag.PlanarConfiguration) ?? 0;
+  if (rows === undefined || columns === undefined || bits === undefined || bits % 8 !== 0) return 'the pixel data layout is not supported for masking';
+  const bytesPerSample = bits / 8;
+  const frameBytes = rows * columns * samples * bytesPerSample;
+  if (frameBytes === 0 || pixel.valueLength < frameBytes) return 'the pixel data is shorter than its declared layout';
+  const frames = Math.floor(pixel.valueLength / frameBytes);
+  const pixels = file.datasetSource.read(pixel.valueOffset, pixel.valueLength).slice();
+  for (let frame = 0; frame < frames; frame++) {
+    const base = frame * frameBytes;
+    for (const rect of mask.rectangles) {
+      const x0 = Math.min(rect.x, columns);
+      const x1 = Math.min(rect.x + rect.width, columns);
+      const y1 = Math.min(rect.y + rect.height, rows);
+      for (let y = Math.min(rect.y, rows); y < y1; y++) {
+        if (planar === 1 && samples > 1) {
+          for (let s = 0; s < samples; s++) {
+            const plane = base + s * rows * columns * bytesPerSample;
+            pixels.fill(0, plane + (y * columns + x0) * bytesPerSample, plane + (y * columns + x1) * bytesPerSample);
+          }
+        } else {
+          const stride = samples * bytesPerSample;
+          pixels.fill(0, base + (y * columns + x0) * stride, base + (y * columns + x1) * stride);
+        }
+      }
+    }
+  }
+  return pixels;
+}
+
+export function assertNever(value: never): never {
+  throw new AppError('INTERNAL', [{ path: '', issue: `unexpected ${String(value)}` }]);
+}

@@ -1,0 +1,82 @@
+import { toHex, type DeidCrypto } from './crypto.js';
+
+/**
+ * Keyed, consistent replacements: HMAC-SHA-256 with the project key, one domain label per kind of value, so the same
+ * key gives the same pseudonyms, UIDs and date offsets on any machine, in any batch, without a server.
+ */
+export class Pseudonymizer {
+  private readonly uidCache = new Map<string, string>();
+
+  constructor(
+    private readonly crypto: DeidCrypto,
+    private readonly pseudonymFormat: string,
+    private readonly dateShift: { readonly minDays: number; readonly maxDays: number },
+  ) {}
+
+  private mac(label: string, value: string): Uint8Array {
+    return this.crypto.hmac(new TextEncoder().encode(`${label}\u0000${value}`));
+  }
+
+  /** `2.25.<decimal of 128 bits>`: at most 44 characters, well within the 64 allowed. */
+  uid(original: string): string {
+    const cached = this.uidCache.get(original);
+    if (cached !== undefined) return cached;
+    const digest = this.mac('uid', original);
+    let value = 0n;
+    for (let i = 0; i < 16; i++) value = (value << 8n) | BigInt(digest[i] ?? 0);
+    const uid = `2.25.${value === 0n ? 1n : value}`;
+    if (this.uidCache.size > 10_000) this.uidCache.clear();
+    this.uidCache.set(original, uid);
+    return uid;
+  }
+
+  /** The pseudonym of a patient identity, in the profile's format (`#` → digit). */
+  patient(identity: string): string {
+    const digest = this.mac('patient', identity);
+    let value = 0n;
+    for (const byte of digest) value = (value << 8n) | BigInt(byte);
+    let result = '';
+    for (const char of this.pseudonymFormat) {
+      if (char === '#') {
+        result += (value % 10n).toString();
+        value /= 10n;
+      } else result += char;
+    }
+    return result;
+  }
+
+  /** Whole days added to every date of this patient (Modified Dates option). */
+  dateOffsetDays(identity: string): number {
+    const digest = this.mac('date-offset', identity);
+    const span = this.dateShift.maxDays - this.dateShift.minDays + 1;
+    const n = (((digest[0] ?? 0) << 24) | ((digest[1] ?? 0) << 16) | ((digest[2] ?? 0) << 8) | (digest[3] ?? 0)) >>> 0;
+    return this.dateShift.minDays + (n % span);
+  }
+
+  /** A keyed hash of an old value for the report: proves what changed without revealing it. */
+  valueHash(bytes: Uint8Array): string {
+    const labelled = new Uint8Array(bytes.length + 7);
+    labelled.set(new TextEncoder().encode('report\u0000'));
+    labelled.set(bytes, 7);
+    return `hmac:${toHex(this.crypto.hmac(labelled).subarray(0, 12))}`;
+  }
+}
+
+/** Shifts a DA value (`YYYYMMDD`) by whole days; undefined when it is not a valid date. */
+export function shiftDate(value: string, days: number): string | undefined {
+  const match = /^(\d{4})(\d{2})(\d{2})$/.exec(value);
+  if (match === null) return undefined;
+  const time = Date.UTC(Number(match[1]), Number(match[2]) - 1, Number(match[3]));
+  if (Number.isNaN(time)) return undefined;
+  const shifted = new Date(time + days * 86_400_000);
+  const year = shifted.getUTCFullYear();
+  if (year < 1 || year > 9999) return undefined;
+  return `${String(year).padStart(4, '0')}${String(shifted.getUTCMonth() + 1).padStart(2, '0')}${String(shifted.getUTCDate()).padStart(2, '0')}`;
+}
+
+/** Shifts the date part of a DT value; undefined when it has no full date. */
+export function shiftDateTime(value: string, days: number): string | undefined {
+  if (value.length < 8) return undefined;
+  const date = shiftDate(value.slice(0, 8), days);
+  return date === undefined ? undefined : date + value.slice(8);
+}
