@@ -90,6 +90,11 @@ async function start(): Promise<void> {
     vault: await openSafeStorageVault(userDataDir, log),
     log,
     broadcast: hub.broadcast,
+    // Sign-in pages open in the system browser, never inside the workstation window.
+    openExternal: async (url) => {
+      if (!url.startsWith('https://') && !url.startsWith('http://localhost') && !url.startsWith('http://127.0.0.1')) throw new Error('refused to open a non-https address');
+      await shell.openExternal(url);
+    },
   });
   const dispatch = createDispatcher(services.handlers, log.child({ component: 'ipc' }));
   ipcMain.handle(bridgeInvokeChannel, async (event, channel: unknown, input: unknown) => {

@@ -5,6 +5,7 @@ import { createDispatcher, type Handlers } from './dispatcher.js';
 
 const origin = { transport: 'websocket', requestId: 'r1' } as const;
 const status = { url: null, state: 'offline', serverVersion: null, reason: 'x', checkedAt: null } as const;
+const signedOut = { state: 'signed-out', method: null, serverUrl: null, user: null, ssoAvailable: false } as const;
 
 function handlers(overrides: Partial<Handlers> = {}): Handlers {
   return {
@@ -13,6 +14,24 @@ function handlers(overrides: Partial<Handlers> = {}): Handlers {
     'settings.update': async (patch) => ({ serverUrl: patch.serverUrl ?? null }),
     'server.getStatus': async () => status,
     'server.checkNow': async () => status,
+    'session.get': async () => signedOut,
+    'session.signInWithToken': async () => signedOut,
+    'session.signInWithSso': async () => signedOut,
+    'session.signOut': async () => signedOut,
+    'albums.list': async () => [],
+    'albums.create': async () => {
+      throw new AppError('FORBIDDEN');
+    },
+    'albums.members': async () => [],
+    'albums.setMember': async () => {
+      throw new AppError('FORBIDDEN');
+    },
+    'albums.removeMember': async () => ({}),
+    'tokens.list': async () => [],
+    'tokens.create': async () => {
+      throw new AppError('FORBIDDEN');
+    },
+    'tokens.revoke': async () => ({}),
     ...overrides,
   };
 }

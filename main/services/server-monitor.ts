@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { ServerStatus } from '../../shared/ipc/contract.js';
+import { describeNetworkError } from './companion-api.js';
 
 /**
  * Watches the companion server's health endpoint and reports changes. This is the first piece of the
@@ -65,22 +66,11 @@ export class ServerMonitor {
       const version = typeof body === 'object' && body !== null && 'version' in body && typeof body.version === 'string' ? body.version : null;
       return this.#make(url, 'online', version, null);
     } catch (error) {
-      return this.#make(url, 'offline', null, describeFetchError(error));
+      return this.#make(url, 'offline', null, error instanceof SyntaxError ? 'the server answered something that is not a PARADIM health report' : describeNetworkError(error));
     }
   }
 
   #make(url: string | null, state: ServerStatus['state'], serverVersion: string | null, reason: string | null): ServerStatus {
     return { url, state, serverVersion, reason, checkedAt: new Date().toISOString() };
   }
-}
-
-function describeFetchError(error: unknown): string {
-  if (error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError')) return 'the server did not answer in time';
-  const cause = error instanceof Error && typeof error.cause === 'object' && error.cause !== null ? error.cause : {};
-  const code = 'code' in cause ? String(cause.code) : '';
-  if (code === 'ECONNREFUSED') return 'the connection was refused (is the server running?)';
-  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return 'the server name could not be resolved';
-  if (code.startsWith('CERT_') || code.includes('SELF_SIGNED') || code.includes('UNABLE_TO_VERIFY')) return 'the server certificate is not trusted';
-  if (error instanceof SyntaxError) return 'the server answered something that is not a PARADIM health report';
-  return code === '' ? 'the server could not be reached' : `the server could not be reached (${code})`;
 }

@@ -1,9 +1,12 @@
 import type { Logger } from 'pino';
-import { events, type EventName, type EventPayload } from '../../shared/ipc/contract.js';
+import { z } from 'zod';
+import { albumSchema, albumSummarySchema, events, memberSchema, tokenSchema, type EventName, type EventPayload } from '../../shared/ipc/contract.js';
 import type { Handlers } from '../ipc/dispatcher.js';
 import { appVersion, productName } from '../version.js';
 import type { SecretVault } from './secret-vault.js';
+import { CompanionApi } from './companion-api.js';
 import { ServerMonitor } from './server-monitor.js';
+import { SessionService } from './session-service.js';
 import { SettingsStore } from './settings-store.js';
 
 export type EmitEvent = <E extends EventName>(event: E, payload: EventPayload<E>) => void;
@@ -18,6 +21,11 @@ export interface WorkstationServicesOptions {
   /** Fan-out to every window or socket; called with contract-checked payloads only. */
   readonly broadcast: (event: EventName, payload: unknown) => void;
   readonly healthIntervalMs?: number;
+  /**
+   * Opens an address outside the workstation (the identity provider's sign-in page): the system browser in
+   * Electron; in the browser shell, a new tab opened by the window on main's request. Defaults to the latter.
+   */
+  readonly openExternal?: (url: string) => Promise<void>;
 }
 
 export interface WorkstationServices {
@@ -46,6 +54,18 @@ export async function createWorkstationServices(options: WorkstationServicesOpti
     onChange: (status) => emit('server.status', status),
   });
   monitor.start(options.healthIntervalMs ?? 5000);
+  const api = new CompanionApi(() => serverUrlOf(settings.get().serverUrl));
+  const session = await SessionService.open({
+    userDataDir: options.userDataDir,
+    vault: options.vault,
+    api,
+    log: log.child({ service: 'session' }),
+    onChange: (value) => emit('session.changed', value),
+    openExternal: options.openExternal ?? (async (url) => emit('session.openExternal', { url })),
+  });
+  const call = <T extends z.ZodType>(schema: T, method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', path: string, body?: unknown): Promise<z.output<T>> =>
+    session.authorized((bearer) => api.request(schema, method, path, { bearer, ...(body === undefined ? {} : { body }) }));
+  const noContent = z.object({}).transform(() => ({}));
 
   const handlers: Handlers = {
     'app.getInfo': async () => ({
@@ -63,11 +83,27 @@ export async function createWorkstationServices(options: WorkstationServicesOpti
     'settings.update': async (patch) => {
       const before = settings.get().serverUrl;
       const next = await settings.update(patch);
-      if (next.serverUrl !== before) await monitor.setUrl(serverUrlOf(next.serverUrl));
+      if (next.serverUrl !== before) {
+        await monitor.setUrl(serverUrlOf(next.serverUrl));
+        emit('session.changed', await session.get());
+      }
       return next;
     },
     'server.getStatus': async () => monitor.status,
     'server.checkNow': async () => monitor.checkNow(),
+    'session.get': () => session.get(),
+    'session.signInWithToken': ({ token }) => session.signInWithToken(token),
+    'session.signInWithSso': () => session.signInWithSso(),
+    'session.signOut': () => session.signOut(),
+    'albums.list': () => call(z.array(albumSummarySchema), 'GET', '/api/albums'),
+    'albums.create': (input) => call(albumSchema, 'POST', '/api/albums', input),
+    'albums.members': ({ albumId }) => call(z.array(memberSchema), 'GET', `/api/albums/${albumId}/members`),
+    'albums.setMember': ({ albumId, userId, isAdmin, flags }) =>
+      call(memberSchema.omit({ user: true }), 'PUT', `/api/albums/${albumId}/members/${userId}`, { isAdmin, flags }),
+    'albums.removeMember': ({ albumId, userId }) => call(noContent, 'DELETE', `/api/albums/${albumId}/members/${userId}`),
+    'tokens.list': () => call(z.array(tokenSchema), 'GET', '/api/tokens'),
+    'tokens.create': (input) => call(z.object({ token: tokenSchema, secret: z.string() }), 'POST', '/api/tokens', input),
+    'tokens.revoke': ({ tokenId }) => call(noContent, 'DELETE', `/api/tokens/${tokenId}`),
   };
 
   return { handlers, emit, vault: options.vault, dispose: () => monitor.stop() };

@@ -4,6 +4,7 @@ import { registerAccessControl } from './access-control.js';
 import { IdentityStore } from './identity-store.js';
 import { registerIdentityRoutes } from './identity-routes.js';
 import { OidcVerifier, type OidcConfig } from './oidc-verifier.js';
+import type { SsoClientConfig } from '../../shared/domain/sso.js';
 
 export interface IdentityModule {
   readonly identity: IdentityStore;
@@ -17,12 +18,23 @@ export interface IdentityModule {
  */
 export function attachIdentity(
   app: FastifyInstance,
-  options: { dataDir: string; auditKeyFile?: string; oidc?: OidcConfig | null; seriesExists?: (study: string, series: string) => Promise<boolean> },
+  options: {
+    dataDir: string;
+    auditKeyFile?: string | undefined;
+    oidc?: OidcConfig | null | undefined;
+    ssoClient?: SsoClientConfig | null | undefined;
+    seriesExists?: (study: string, series: string) => Promise<boolean>;
+  },
 ): IdentityModule {
   const identity = IdentityStore.open(options.dataDir);
   const audit = AuditLog.open(auditPaths(options.dataDir, options.auditKeyFile));
   registerAccessControl(app, { identity, audit, oidc: options.oidc == null ? null : new OidcVerifier(options.oidc) });
-  registerIdentityRoutes(app, { identity, audit, ...(options.seriesExists === undefined ? {} : { seriesExists: options.seriesExists }) });
+  registerIdentityRoutes(app, {
+    identity,
+    audit,
+    ssoClient: options.ssoClient ?? null,
+    ...(options.seriesExists === undefined ? {} : { seriesExists: options.seriesExists }),
+  });
   return {
     identity,
     audit,

@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { AppError } from '../../shared/errors/app-error.js';
 import { zodDetails } from '../../shared/ipc/envelope.js';
+import type { SsoClientConfig } from '../../shared/domain/sso.js';
 import { auditActions, auditOutcomes } from '../audit/audit-entry.js';
 import type { AuditLog } from '../audit/audit-log.js';
 import { requirePrincipal, type AccessRule, type Principal } from './access-control.js';
@@ -67,9 +68,17 @@ function access(rule: AccessRule): { config: { access: AccessRule } } {
  */
 export function registerIdentityRoutes(
   app: FastifyInstance,
-  deps: { identity: IdentityStore; audit: AuditLog; seriesExists?: (study: string, series: string) => Promise<boolean> },
+  deps: {
+    identity: IdentityStore;
+    audit: AuditLog;
+    ssoClient?: SsoClientConfig | null;
+    seriesExists?: (study: string, series: string) => Promise<boolean>;
+  },
 ): void {
   const { identity, audit } = deps;
+
+  // Public: which identity provider the workstation should use. Holds no data and no secret.
+  app.get('/api/auth-config', access({ action: 'request.other', permission: null, public: true }), async () => ({ sso: deps.ssoClient ?? null }));
 
   const myAlbum = (request: FastifyRequest): { album: Album; member: Member | null; principal: Principal } => {
     const principal = requirePrincipal(request);

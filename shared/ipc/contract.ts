@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { memberFlagsSchema, tokenPermissionSchema, tokenSecretPattern } from '../domain/access.js';
 
 /**
  * The one IPC contract between the workstation window (renderer) and its services (main).
@@ -55,6 +56,73 @@ export const taskProgressSchema = z.strictObject({
 });
 
 const empty = z.strictObject({});
+const uuid = z.string().uuid('is not a valid id');
+const isoDate = z.string().refine((value) => !Number.isNaN(Date.parse(value)), 'is not a date');
+
+export const sessionUserSchema = z.strictObject({
+  id: z.string(),
+  name: z.string().nullable(),
+  email: z.string().nullable(),
+  isAdmin: z.boolean(),
+});
+
+export const sessionSchema = z.strictObject({
+  state: z.enum(['signed-out', 'signed-in']),
+  method: z.enum(['token', 'sso']).nullable(),
+  serverUrl: z.string().nullable(),
+  user: sessionUserSchema.nullable(),
+  /** Whether the server names an identity provider for single sign-on. */
+  ssoAvailable: z.boolean(),
+});
+
+export const albumSchema = z.object({
+  id: z.string(),
+  name: z.string(),
+  description: z.string().nullable(),
+  ethicsProtocol: z.string().nullable(),
+  approvalExpiry: z.string().nullable(),
+  destructionDate: z.string().nullable(),
+  createdAt: z.string(),
+});
+
+export const albumSummarySchema = albumSchema.extend({
+  studies: z.number().int().nonnegative(),
+  series: z.number().int().nonnegative(),
+  lastEvent: z.object({ type: z.string(), time: z.string() }).nullable(),
+});
+
+export const albumInputSchema = z.strictObject({
+  name: z.string().trim().min(1, 'is required').max(200),
+  description: z.string().max(4000).nullable().optional(),
+  ethicsProtocol: z.string().max(200).nullable().optional(),
+  approvalExpiry: isoDate.nullable().optional(),
+  destructionDate: isoDate.nullable().optional(),
+});
+
+export const memberSchema = z.object({
+  userId: z.string(),
+  isAdmin: z.boolean(),
+  flags: memberFlagsSchema,
+  addedAt: z.string(),
+  user: z.object({ id: z.string(), name: z.string().nullable(), email: z.string().nullable() }).nullable(),
+});
+
+export const tokenSchema = z.object({
+  id: z.string(),
+  userId: z.string(),
+  albumId: z.string().nullable(),
+  kind: z.enum(['personal', 'machine']),
+  label: z.string().nullable(),
+  permissions: z.array(tokenPermissionSchema),
+  notBefore: z.string().nullable(),
+  expiresAt: z.string().nullable(),
+  revokedAt: z.string().nullable(),
+  lastUsedAt: z.string().nullable(),
+  createdAt: z.string(),
+  state: z.enum(['active', 'expired', 'revoked']),
+});
+
+export const tokenExpiryChoices = ['1d', '7d', '30d', '90d', '365d'] as const;
 
 export const channels = {
   'app.getInfo': { input: empty, output: appInfoSchema },
@@ -62,12 +130,41 @@ export const channels = {
   'settings.update': { input: settingsPatchSchema, output: settingsSchema },
   'server.getStatus': { input: empty, output: serverStatusSchema },
   'server.checkNow': { input: empty, output: serverStatusSchema },
+  'session.get': { input: empty, output: sessionSchema },
+  'session.signInWithToken': {
+    input: z.strictObject({ token: z.string().trim().regex(tokenSecretPattern, 'is not a PARADIM access token (they start with pdw_)') }),
+    output: sessionSchema,
+  },
+  'session.signInWithSso': { input: empty, output: sessionSchema },
+  'session.signOut': { input: empty, output: sessionSchema },
+  'albums.list': { input: empty, output: z.array(albumSummarySchema) },
+  'albums.create': { input: albumInputSchema, output: albumSchema },
+  'albums.members': { input: z.strictObject({ albumId: uuid }), output: z.array(memberSchema) },
+  'albums.setMember': {
+    input: z.strictObject({ albumId: uuid, userId: uuid, isAdmin: z.boolean(), flags: memberFlagsSchema }),
+    output: memberSchema.omit({ user: true }),
+  },
+  'albums.removeMember': { input: z.strictObject({ albumId: uuid, userId: uuid }), output: empty },
+  'tokens.list': { input: empty, output: z.array(tokenSchema) },
+  'tokens.create': {
+    input: z.strictObject({
+      albumId: uuid.nullable(),
+      permissions: z.array(tokenPermissionSchema).min(1, 'choose at least one permission'),
+      expiresIn: z.enum(tokenExpiryChoices),
+      label: z.string().trim().max(200).nullable(),
+    }),
+    output: z.strictObject({ token: tokenSchema, secret: z.string() }),
+  },
+  'tokens.revoke': { input: z.strictObject({ tokenId: z.string().regex(/^[0-9a-f]{16}$/, 'is not a token id') }), output: empty },
 } as const satisfies Record<string, { input: z.ZodType; output: z.ZodType }>;
 
 /** Main → renderer pushes. */
 export const events = {
   'server.status': serverStatusSchema,
   'task.progress': taskProgressSchema,
+  'session.changed': sessionSchema,
+  /** In the browser shell, the window opens this address (the identity provider's sign-in page) in a new tab. */
+  'session.openExternal': z.strictObject({ url: z.string().url() }),
 } as const satisfies Record<string, z.ZodType>;
 
 export type Channels = typeof channels;
@@ -81,6 +178,10 @@ export type AppInfo = z.output<typeof appInfoSchema>;
 export type Settings = z.output<typeof settingsSchema>;
 export type ServerStatus = z.output<typeof serverStatusSchema>;
 export type TaskProgress = z.output<typeof taskProgressSchema>;
+export type Session = z.output<typeof sessionSchema>;
+export type AlbumSummary = z.output<typeof albumSummarySchema>;
+export type Member = z.output<typeof memberSchema>;
+export type TokenInfo = z.output<typeof tokenSchema>;
 
 export function isChannelName(value: unknown): value is ChannelName {
   return typeof value === 'string' && Object.prototype.hasOwnProperty.call(channels, value);
