@@ -8,11 +8,15 @@ import importX from 'eslint-plugin-import-x';
 import { createTypeScriptImportResolver } from 'eslint-import-resolver-typescript';
 import tseslint from 'typescript-eslint';
 
-const nodeBuiltins = [...builtinModules.filter((name) => !name.startsWith('_')).flatMap((name) => [name, `${name}/*`]), 'node:*'];
+// Bare built-in names are matched exactly (`paths`): as gitignore-style patterns, `domain` or `events` would also
+// match our own folders of that name.
+const nodeBuiltinPaths = builtinModules
+  .filter((name) => !name.startsWith('_'))
+  .map((name) => ({ name, message: 'Node built-ins are not available here.' }));
 const restrict = (groups, message) => ({ group: groups, message });
 const cornerstone = restrict(['@cornerstonejs/*'], 'Only renderer/viewer-engine/ may import Cornerstone3D.');
 const electron = restrict(['electron', 'electron/*'], 'Only main/ may import electron.');
-const nodeOnly = restrict(nodeBuiltins, 'Node built-ins are not available here.');
+const nodeOnly = restrict(['node:*'], 'Node built-ins are not available here.');
 const uiOnly = restrict(['react', 'react-dom', 'react-dom/*', 'react/*'], 'React belongs to renderer/.');
 const serverSide = restrict(['pino', 'pino/*', 'ws', 'fastify', 'fastify/*', 'better-sqlite3', 'pg'], 'Server-side packages are not available here.');
 
@@ -53,7 +57,7 @@ export default tseslint.config(
   {
     files: ['shared/**/*.{ts,tsx}'],
     rules: {
-      'no-restricted-imports': ['error', { patterns: [nodeOnly, electron, uiOnly, serverSide, cornerstone] }],
+      'no-restricted-imports': ['error', { paths: nodeBuiltinPaths, patterns: [nodeOnly, electron, uiOnly, serverSide, cornerstone] }],
       'no-restricted-globals': ['error', 'process', 'Buffer', 'window', 'document', 'require', '__dirname', '__filename', 'global', 'navigator', 'localStorage'],
     },
   },
@@ -61,14 +65,14 @@ export default tseslint.config(
     files: ['renderer/**/*.{ts,tsx}'],
     ignores: ['renderer/viewer-engine/**'],
     rules: {
-      'no-restricted-imports': ['error', { patterns: [nodeOnly, electron, serverSide, cornerstone] }],
+      'no-restricted-imports': ['error', { paths: nodeBuiltinPaths, patterns: [nodeOnly, electron, serverSide, cornerstone] }],
       'no-restricted-globals': ['error', 'process', 'Buffer', 'require', '__dirname', '__filename', 'global'],
     },
   },
   {
     files: ['renderer/viewer-engine/**/*.{ts,tsx}'],
     rules: {
-      'no-restricted-imports': ['error', { patterns: [nodeOnly, electron, serverSide] }],
+      'no-restricted-imports': ['error', { paths: nodeBuiltinPaths, patterns: [nodeOnly, electron, serverSide] }],
       'no-restricted-globals': ['error', 'process', 'Buffer', 'require', '__dirname', '__filename', 'global'],
     },
   },

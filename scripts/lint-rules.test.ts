@@ -22,7 +22,10 @@ describe('architecture lint rules', () => {
   it('refuses shared/ importing node:fs, and Node globals in shared/', async () => {
     expect(await ruleIds("import { readFileSync } from 'node:fs';\nexport const x = readFileSync;\n", 'shared/probe.ts')).toContain('no-restricted-imports');
     expect(await ruleIds("import { readFileSync } from 'fs';\nexport const x = readFileSync;\n", 'shared/probe.ts')).toContain('no-restricted-imports');
+    expect(await ruleIds("import { readFile } from 'fs/promises';\nexport const x = readFile;\n", 'shared/probe.ts')).toContain('no-restricted-imports');
     expect(await ruleIds('export const x = process.env.HOME;\n', 'shared/probe.ts')).toContain('no-restricted-globals');
+    // Our own folders that share a built-in's name (domain, events) are not mistaken for it.
+    expect(await ruleIds("import { memberFlags } from './domain/access.js';\nexport const x = memberFlags;\n", 'shared/probe.ts')).not.toContain('no-restricted-imports');
   });
 
   it('refuses main/ and server/ importing each other, and shared/ importing either', async () => {
