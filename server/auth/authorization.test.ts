@@ -22,7 +22,7 @@ let ownTokenId = '';
 
 beforeAll(async () => {
   dataDir = await mkdtemp(join(tmpdir(), 'paradim-authz-'));
-  app = Fastify({ loggerInstance: pino({ level: 'silent' }) });
+  app = Fastify({ loggerInstance: pino({ level: 'silent' }) }) as unknown as FastifyInstance;
   app.setErrorHandler((error, _request, reply) => {
     const known = error instanceof AppError ? error : null;
     void reply.status(known?.httpStatus ?? 500).send({ error: toWireError(error) });

@@ -1,0 +1,59 @@
+import { useState, type FormEvent } from 'react';
+import type { Session } from '../../shared/ipc/contract.js';
+import type { ParadimClient } from '../ipc/client.js';
+import { useErrorMessage } from '../use-error-message.js';
+
+export function SignInCard({ client, session }: { readonly client: ParadimClient; readonly session: Session }): React.JSX.Element {
+  const [token, setToken] = useState('');
+  const [busy, setBusy] = useState<'token' | 'sso' | null>(null);
+  const [error, report, clear] = useErrorMessage();
+
+  const withToken = (event: FormEvent): void => {
+    event.preventDefault();
+    clear();
+    setBusy('token');
+    client
+      .call('session.signInWithToken', { token })
+      .then(() => setToken(''), report)
+      .finally(() => setBusy(null));
+  };
+  const withSso = (): void => {
+    clear();
+    setBusy('sso');
+    client
+      .call('session.signInWithSso', {})
+      .catch(report)
+      .finally(() => setBusy(null));
+  };
+
+  return (
+    <section className="card sign-in" aria-labelledby="sign-in-title">
+      <h2 id="sign-in-title">Sign in to the companion server</h2>
+      <p className="muted">{session.serverUrl ?? 'No server configured'}</p>
+      {session.ssoAvailable && (
+        <button type="button" onClick={withSso} disabled={busy !== null}>
+          {busy === 'sso' ? 'Waiting for the sign-in page…' : 'Sign in with hospital account'}
+        </button>
+      )}
+      <form onSubmit={withToken} noValidate>
+        <label htmlFor="access-token">Access token</label>
+        <input
+          id="access-token"
+          type="password"
+          autoComplete="off"
+          placeholder="pdw_…"
+          value={token}
+          onChange={(event) => setToken(event.target.value)}
+        />
+        <button type="submit" disabled={busy !== null || token.trim() === ''}>
+          {busy === 'token' ? 'Signing in…' : 'Sign in with token'}
+        </button>
+      </form>
+      {error !== null && (
+        <p className="field-error" role="alert">
+          {error}
+        </p>
+      )}
+    </section>
+  );
+}
