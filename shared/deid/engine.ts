@@ -205,7 +205,7 @@ interface FileState {
   readonly pseudonym: string;
   readonly dateOffset: number;
   /** Identifying values of the source file (raw bytes, trimmed), for Clean and the residual check. */
-  readonly identifying: { readonly label: string; readonly bytes: Uint8Array }[];
+  readonly identifying: { readonly label: string; readonly kind: IdentifyingKind; readonly bytes: Uint8Array }[];
   readonly constants: Set<string>;
 }
 
@@ -328,7 +328,7 @@ export class DeidEngine {
       implementationVersionName: IMPLEMENTATION_VERSION_NAME,
     });
     const segments = serializeDataset(file.datasetSource, out, file.transferSyntax);
-    const check = residualCheck([meta, ...segments.filter((segment): segment is Uint8Array => segment instanceof Uint8Array)], state);
+    const check = residualCheck(meta, state, out);
     const report: FileReport = {
       ...this.baseReport(file, check.passed ? 'deidentified' : 'failed', {}),
       transferSyntax: { input: file.transferSyntax.uid, output: outputTs },
@@ -670,7 +670,7 @@ function padEven(bytes: Uint8Array, vr: string): Uint8Array {
 }
 
 /** Attributes whose source values must not survive (unless an option retains them). */
-const IDENTIFYING_TAGS: readonly [number, string, 'id' | 'name' | 'date' | 'uid' | 'institution' | 'device'][] = [
+const IDENTIFYING_TAGS: readonly [number, string, IdentifyingKind][] = [
   [Tag.PatientName, 'PatientName', 'name'],
   [Tag.PatientID, 'PatientID', 'id'],
   [0x00101000, 'OtherPatientIDs', 'id'],
@@ -698,8 +698,8 @@ const IDENTIFYING_TAGS: readonly [number, string, 'id' | 'name' | 'date' | 'uid'
   [0x00200052, 'FrameOfReferenceUID', 'uid'],
 ];
 
-function collectIdentifying(file: DicomFile, options: Readonly<Record<DeidOption, boolean>>): { label: string; bytes: Uint8Array }[] {
-  const values: { label: string; bytes: Uint8Array }[] = [];
+function collectIdentifying(file: DicomFile, options: Readonly<Record<DeidOption, boolean>>): { label: string; kind: IdentifyingKind; bytes: Uint8Array }[] {
+  const values: { label: string; kind: IdentifyingKind; bytes: Uint8Array }[] = [];
   for (const [tag, label, kind] of IDENTIFYING_TAGS) {
     if (kind === 'date' && options.retainLongitudinalFullDates) continue;
     if (kind === 'uid' && options.retainUids) continue;
@@ -717,7 +717,7 @@ function collectIdentifying(file: DicomFile, options: Readonly<Record<DeidOption
         for (const component of trimmed.split(/[\^=]/)) if (component.trim().length >= 4) parts.add(component.trim());
       }
     }
-    for (const part of parts) if (!/^[0\s.^]*$/.test(part)) values.push({ label, bytes: encodeAscii(part) });
+    for (const part of parts) if (!/^[0\s.^]*$/.test(part)) values.push({ label, kind, bytes: encodeAscii(part) });
   }
   return values;
 }
@@ -738,16 +738,75 @@ function scrub(value: Uint8Array, state: FileState): { bytes: Uint8Array; remove
   return { bytes, removed };
 }
 
-/** Scans the written header bytes for any identifying value of the source file. */
-function residualCheck(chunks: readonly Uint8Array[], state: FileState): { passed: boolean; valuesChecked: number; survivors: string[] } {
-  const survivors = new Set<string>();
+type IdentifyingKind = 'id' | 'name' | 'date' | 'uid' | 'institution' | 'device';
+const CHECK_TEXT_VRS = new Set(['AE', 'CS', 'LO', 'LT', 'PN', 'SH', 'ST', 'UC', 'UT', 'UR', 'UN', 'OB']);
+/** Attributes that legitimately repeat an institution or device value (the manufacturer is often the institution's name in test data). */
+const EXEMPT: Partial<Record<IdentifyingKind, ReadonlySet<number>>> = {
+  institution: new Set([0x00080070, 0x00081090]),
+};
+
+function isWordByte(byte: number | undefined): boolean {
+  return byte !== undefined && ((byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5a) || (byte >= 0x61 && byte <= 0x7a));
+}
+
+/** The needle occurs as a whole token (not inside a longer word or number). */
+function containsToken(haystack: Uint8Array, needle: Uint8Array): boolean {
+  const first = needle[0] ?? 0;
+  outer: for (let i = haystack.indexOf(first); i !== -1 && i <= haystack.length - needle.length; i = haystack.indexOf(first, i + 1)) {
+    for (let j = 1; j < needle.length; j++) if (haystack[i + j] !== needle[j]) continue outer;
+    if (isWordByte(haystack[i - 1]) || isWordByte(haystack[i + needle.length])) continue;
+    return true;
+  }
+  return false;
+}
+
+function checkedVr(kind: IdentifyingKind, vr: string): boolean {
+  if (kind === 'uid') return vr === 'UI' || CHECK_TEXT_VRS.has(vr);
+  if (kind === 'date') return vr === 'DA' || vr === 'DT' || CHECK_TEXT_VRS.has(vr);
+  return CHECK_TEXT_VRS.has(vr);
+}
+
+/**
+ * The residual-PHI check: scans every element that will be written (new values and the source bytes of the
+ * elements copied unchanged, at every sequence depth, and the new file meta) for the identifying values of the
+ * source file, as whole tokens, in the value representations where such a value can hide. Untouched bulk data
+ * (pixel data) is not scanned: burned-in text is the risk gate's job. Survivors are named by attribute and path,
+ * never by value.
+ */
+function residualCheck(meta: Uint8Array, state: FileState, out: readonly OutElement[]): { passed: boolean; valuesChecked: number; survivors: string[] } {
+  const survivors: string[] = [];
   let checked = 0;
-  for (const { label, bytes } of state.identifying) {
+  for (const { label, kind, bytes } of state.identifying) {
     if (state.constants.has(decodeAscii(bytes))) continue;
     checked++;
-    if (chunks.some((chunk) => containsBytes(chunk, bytes))) survivors.add(label);
+    const where = locate(out, bytes, kind, state.source, '');
+    if (kind === 'uid' && containsToken(meta, bytes)) where.push('file meta');
+    if (where.length > 0) survivors.push(`${label} in ${where.slice(0, 3).join(' ')}`);
   }
-  return { passed: survivors.size === 0, valuesChecked: checked, survivors: [...survivors] };
+  return { passed: survivors.length === 0, valuesChecked: checked, survivors };
+}
+
+function locate(out: readonly OutElement[], needle: Uint8Array, kind: IdentifyingKind, source: ByteSource, prefix: string): string[] {
+  const found: string[] = [];
+  for (const element of out) {
+    const tag = outTag(element);
+    const path = `${prefix}${formatTag(tag)}`;
+    if (element.kind === 'sequence') {
+      element.items.forEach((item, index) => found.push(...locate(item, needle, kind, source, `${path}[${index}].`)));
+      continue;
+    }
+    if (EXEMPT[kind]?.has(tag) === true) continue;
+    const vr = isPrivateTag(tag) ? 'UN' : element.kind === 'value' ? element.vr : element.element.vr === 'UN' ? (lookupTag(tag)?.vr ?? 'UN') : element.element.vr;
+    if (!checkedVr(kind, vr)) continue;
+    if (element.kind === 'value') {
+      if (containsToken(element.value, needle)) found.push(path);
+      continue;
+    }
+    const raw = element.element;
+    const bytes = raw.value ?? (raw.fragments === undefined && tag !== Tag.PixelData ? source.read(raw.valueOffset, raw.valueLength) : undefined);
+    if (bytes !== undefined && containsToken(bytes, needle)) found.push(path);
+  }
+  return found;
 }
 
 /** Blanks the mask rectangles in native pixel data; a string says why it cannot. */
