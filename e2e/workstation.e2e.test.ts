@@ -36,7 +36,7 @@ describe.skipIf(!chromium.ok)('workstation in the browser shell (production buil
     await page.getByRole('heading', { name: 'Welcome' }).waitFor();
     await page.getByTestId('server-state').getByText('Online').waitFor({ timeout: 20_000 });
     expect(await page.getByTestId('app-meta').innerText()).toMatch(/^Version \d+\.\d+\.\d+ · Browser shell · /);
-    expect(await page.getByText(workstation.serverUrl, { exact: true }).count()).toBe(1);
+    expect(await page.locator('section[aria-labelledby="server-title"]').getByText(workstation.serverUrl, { exact: true }).count()).toBe(1);
     await page.screenshot({ path: join(shots, 'first-screen.png'), fullPage: true });
     // The secret leaves the address bar as soon as the page has read it.
     expect(page.url()).toBe(`${workstation.origin}/`);

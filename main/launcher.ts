@@ -1,11 +1,15 @@
-import { fork, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, fork, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { userInfo } from 'node:os';
+import { promisify } from 'node:util';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { startBrowserWorkstation } from './browser-shell/browser-workstation.js';
 import { createLogger } from './logging/logger.js';
 import { defaultUserDataDir } from './paths.js';
+import { bootstrapTokenFile } from './services/session-bootstrap.js';
+import { writeFileAtomic } from './services/atomic-write.js';
 
 /**
  * `npm start`: starts the embedded companion server, then the workstation: the Electron app when its binary
@@ -42,6 +46,26 @@ function startEmbeddedServer(dataDir: string): Promise<{ child: ChildProcess; ur
   });
 }
 
+/**
+ * First start with the embedded server: it is this user's own server, so make them its administrator and give the
+ * workstation a token (handed over in a user-only file that the workstation consumes at start). Later starts reuse
+ * the saved session.
+ */
+async function bootstrapEmbeddedAccount(serverDataDir: string, userDataDir: string): Promise<void> {
+  const marker = join(serverDataDir, 'workstation-bootstrapped');
+  if (existsSync(marker)) return;
+  const cli = join(appDir, 'server', 'cli.cjs');
+  const run = promisify(execFile);
+  const name = userInfo().username;
+  await run(process.execPath, [cli, 'user', 'create', '--data', serverDataDir, '--name', name, '--admin']);
+  const { stdout } = await run(process.execPath, [
+    cli, 'token', 'create', '--data', serverDataDir, '--user', name,
+    '--permissions', 'read,write,download', '--expires', '365d', '--label', 'This workstation (embedded server)',
+  ]);
+  await writeFileAtomic(bootstrapTokenFile(userDataDir), stdout.trim());
+  await writeFileAtomic(marker, `${new Date().toISOString()}\n`);
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -59,7 +83,9 @@ async function main(): Promise<void> {
   const children: ChildProcess[] = [];
   let serverUrl: string | null = null;
   if (!values['no-server']) {
-    const server = await startEmbeddedServer(join(userDataDir, 'companion-server'));
+    const serverDataDir = join(userDataDir, 'companion-server');
+    await bootstrapEmbeddedAccount(serverDataDir, userDataDir);
+    const server = await startEmbeddedServer(serverDataDir);
     children.push(server.child);
     serverUrl = server.url;
     process.stdout.write(`Companion server: ${serverUrl}\n`);

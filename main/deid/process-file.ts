@@ -102,7 +102,10 @@ export function processFile(task: FileTask, engine: DeidEngine, options: WriteOp
     if (outcome.status !== 'deidentified') {
       return { rel: task.rel, status: outcome.status, code: outcome.code, reason: outcome.reason, bytesIn: size, bytesOut: 0, report: outcome.report };
     }
-    const output = join(outcome.ids.study || 'unknown-study', outcome.ids.series || 'unknown-series', `${outcome.ids.sop || randomBytes(8).toString('hex')}.dcm`);
+    // study/series/instance from the new UIDs, plus a keyed tag of the source path: copies of one instance in several
+    // encodings (same SOP Instance UID) stay separate files, and names are the same in every run with the same key.
+    const tag = engine.pseudonymizer.sourceTag(task.rel);
+    const output = join(outcome.ids.study || 'no-study-uid', outcome.ids.series || 'no-series-uid', `${outcome.ids.sop || 'no-sop-uid'}_${tag}.dcm`);
     const sameSource = outcome.source === source;
     const bytesOut = writeOutput(join(options.outDir, output), outcome.meta, outcome.segments, outcome.source, sameSource ? inFd : undefined, options.fsync);
     return { rel: task.rel, status: 'deidentified', output, bytesIn: size, bytesOut, report: outcome.report, identity: outcome.identity };

@@ -11,6 +11,7 @@ import { createDispatcher } from '../ipc/dispatcher.js';
 import { createEventHub } from '../ipc/event-hub.js';
 import { createLogger } from '../logging/logger.js';
 import { createWorkstationServices } from '../services/workstation-services.js';
+import { defaultUserDataDir } from '../paths.js';
 import { productName } from '../version.js';
 import { openSafeStorageVault } from './safe-storage-vault.js';
 
@@ -18,6 +19,8 @@ const scheme = 'app';
 const appOrigin = `${scheme}://workstation`;
 const rendererDir = join(__dirname, '..', 'renderer');
 const log = createLogger({ name: 'workstation' });
+// One user data folder for both shells, so the launcher's hand-over files and the session are found.
+app.setPath('userData', defaultUserDataDir());
 
 protocol.registerSchemesAsPrivileged([
   { scheme, privileges: { standard: true, secure: true, supportFetchAPI: true, codeCache: true } },

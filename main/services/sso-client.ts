@@ -82,7 +82,7 @@ export class SsoClient {
       return await this.#app.acquireTokenInteractive({
         scopes: this.#config.scopes,
         openBrowser,
-        prompt: 'select_account',
+        prompt: this.#config.prompt,
         successTemplate: page('Signed in', 'You are signed in to PARADIM Workstation. You can close this tab.'),
         errorTemplate: page('Sign-in failed', 'Sign-in did not complete. Return to the workstation and try again.'),
       });

@@ -6,6 +6,7 @@ import { appVersion, productName } from '../version.js';
 import type { SecretVault } from './secret-vault.js';
 import { CompanionApi } from './companion-api.js';
 import { ServerMonitor } from './server-monitor.js';
+import { consumeBootstrapToken } from './session-bootstrap.js';
 import { SessionService } from './session-service.js';
 import { SettingsStore } from './settings-store.js';
 
@@ -66,6 +67,7 @@ export async function createWorkstationServices(options: WorkstationServicesOpti
   const call = <T extends z.ZodType>(schema: T, method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', path: string, body?: unknown): Promise<z.output<T>> =>
     session.authorized((bearer) => api.request(schema, method, path, { bearer, ...(body === undefined ? {} : { body }) }));
   const noContent = z.object({}).transform(() => ({}));
+  await consumeBootstrapToken(options.userDataDir, session, log);
 
   const handlers: Handlers = {
     'app.getInfo': async () => ({

@@ -14,6 +14,8 @@ export const ssoClientConfigSchema = z.strictObject({
   protocolMode: z.enum(['AAD', 'OIDC']),
   /** Hosts of non-Microsoft authorities, so MSAL does not attempt Microsoft cloud discovery. */
   knownAuthorities: z.array(z.string()).default([]),
+  /** `select_account` normally; `consent` for providers that issue refresh tokens only after explicit consent. */
+  prompt: z.enum(['select_account', 'consent', 'login']).default('select_account'),
 });
 
 export type SsoClientConfig = z.output<typeof ssoClientConfigSchema>;
