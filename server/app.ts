@@ -6,7 +6,10 @@ import { AppError } from '../shared/errors/app-error.js';
 import { errorTable } from '../shared/errors/error-table.js';
 import { toWireError } from '../shared/ipc/envelope.js';
 import type { ServerConfig } from './config.js';
+import { dicomwebRoutes } from './dicomweb/routes.js';
+import { defaultDicomwebOptions, type DicomwebServices } from './dicomweb/services.js';
 import { RequestLog } from './logging/request-log.js';
+import { openStorage, repairOrphans, type Storage } from './storage/open-storage.js';
 
 export const serverVersion: string = process.env.PARADIM_VERSION ?? '0.0.0-dev';
 
@@ -15,6 +18,41 @@ export const serverVersion: string = process.env.PARADIM_VERSION ?? '0.0.0-dev';
  * DICOMweb, albums, tokens and the audit trail are added by their own modules.
  */
 export type ServerApp = Awaited<ReturnType<typeof buildServer>>;
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The DICOMweb services, for mounting the routes again (e.g. under `/albums/:album/dicomweb`). */
+    dicomweb: DicomwebServices;
+  }
+}
+
+async function openDicomStorage(config: ServerConfig, log: Logger): Promise<Storage> {
+  const storage = await openStorage({
+    dataDir: config.dataDir,
+    databaseUrl: config.databaseUrl,
+    s3:
+      config.s3Bucket === undefined
+        ? undefined
+        : {
+            bucket: config.s3Bucket,
+            prefix: config.s3Prefix,
+            endpoint: config.s3Endpoint,
+            region: config.s3Region,
+            forcePathStyle: config.s3ForcePathStyle,
+            accessKeyId: config.s3AccessKeyId,
+            secretAccessKey: config.s3SecretAccessKey,
+          },
+    orphanGraceMs: 0,
+  });
+  const graceSeconds = config.orphanGraceSeconds ?? (config.databaseUrl === undefined ? 0 : 900);
+  try {
+    await repairOrphans(storage, { dataDir: config.dataDir, graceMs: graceSeconds * 1000, log });
+  } catch (error) {
+    await storage.close();
+    throw error;
+  }
+  return storage;
+}
 
 export async function buildServer(config: ServerConfig, log: Logger) {
   await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
@@ -37,14 +75,25 @@ export async function buildServer(config: ServerConfig, log: Logger) {
     void reply.status(404).send({ error: toWireError(new AppError('NOT_FOUND')) });
   });
 
+  const storage = await openDicomStorage(config, log);
+  app.addHook('onClose', async () => storage.close());
+  const dicomweb: DicomwebServices = {
+    index: storage.index,
+    blobs: storage.blobs,
+    options: { ...defaultDicomwebOptions, corsOrigins: config.corsOrigins, maxResults: config.maxResults },
+  };
+  app.decorate('dicomweb', dicomweb);
+
   app.get('/healthz', async () => ({ status: 'ok', name: 'paradim-server', version: serverVersion }));
   app.get('/readyz', async (_request, reply) => {
     try {
       await access(config.dataDir, constants.W_OK);
-      return { status: 'ready' };
     } catch {
       return reply.status(503).send({ status: 'not-ready', reason: 'the data folder is not writable' });
     }
+    if (!(await storage.index.ready())) return reply.status(503).send({ status: 'not-ready', reason: 'the index database does not answer' });
+    return { status: 'ready' };
   });
+  await app.register(dicomwebRoutes, { prefix: '/dicomweb', services: dicomweb });
   return app;
 }

@@ -11,6 +11,28 @@ export const serverConfigSchema = z.strictObject({
   port: z.coerce.number().int().min(0).max(65535).default(8043),
   dataDir: z.string({ error: 'is required: pass --data DIR or set PARADIM_DATA_DIR' }).min(1, 'must name a folder'),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** PostgreSQL index (`postgres://…`); SQLite in the data folder when absent. */
+  databaseUrl: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL')
+    .optional(),
+  /** S3-compatible blob storage; files in the data folder when no bucket is named. */
+  s3Bucket: z.string().min(3).optional(),
+  s3Endpoint: z.url({ error: 'must be a URL such as http://127.0.0.1:9000' }).optional(),
+  s3Region: z.string().min(1).default('us-east-1'),
+  s3Prefix: z.string().default(''),
+  s3ForcePathStyle: z.stringbool().or(z.boolean()).default(true),
+  s3AccessKeyId: z.string().min(1).optional(),
+  s3SecretAccessKey: z.string().min(1).optional(),
+  /** Origins allowed to call DICOMweb from a browser (comma-separated, or `*`). */
+  corsOrigins: z
+    .union([z.string(), z.array(z.string())])
+    .transform((value) => (Array.isArray(value) ? value : value.split(',')).map((origin) => origin.trim()).filter((origin) => origin !== ''))
+    .default([]),
+  /** QIDO-RS results per request at most. */
+  maxResults: z.coerce.number().int().min(1).max(100_000).default(1000),
+  /** Unindexed blobs younger than this are left alone at start-up (other replicas may be storing them). Default: 0 embedded, 900 with PostgreSQL. */
+  orphanGraceSeconds: z.coerce.number().int().min(0).optional(),
 });
 
 export type ServerConfig = z.output<typeof serverConfigSchema>;
@@ -20,6 +42,17 @@ const envNames: Record<keyof ServerConfig, string> = {
   port: 'PARADIM_SERVER_PORT',
   dataDir: 'PARADIM_DATA_DIR',
   logLevel: 'PARADIM_LOG_LEVEL',
+  databaseUrl: 'DATABASE_URL',
+  s3Bucket: 'PARADIM_S3_BUCKET',
+  s3Endpoint: 'PARADIM_S3_ENDPOINT',
+  s3Region: 'PARADIM_S3_REGION',
+  s3Prefix: 'PARADIM_S3_PREFIX',
+  s3ForcePathStyle: 'PARADIM_S3_FORCE_PATH_STYLE',
+  s3AccessKeyId: 'PARADIM_S3_ACCESS_KEY_ID',
+  s3SecretAccessKey: 'PARADIM_S3_SECRET_ACCESS_KEY',
+  corsOrigins: 'PARADIM_CORS_ORIGINS',
+  maxResults: 'PARADIM_QIDO_MAX_RESULTS',
+  orphanGraceSeconds: 'PARADIM_ORPHAN_GRACE_SECONDS',
 };
 
 /**

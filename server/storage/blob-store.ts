@@ -1,0 +1,32 @@
+import type { Readable } from 'node:stream';
+
+/**
+ * Where instance bytes live: the filesystem (default) or S3-compatible object storage. Blobs are immutable and
+ * named by opaque keys the store chooses; the index maps DICOM UIDs to keys. A blob that no index row names is an
+ * orphan (a crash between writing and indexing, or between un-indexing and deleting) and is removed by `repair`.
+ */
+export interface BlobStore {
+  readonly kind: 'filesystem' | 's3';
+  init(): Promise<void>;
+  /** A new blob under a fresh key; bytes are written in order, then `finish` or `abort`. */
+  create(): Promise<BlobWriter>;
+  /** Makes finished blobs durable before they are acknowledged (filesystem: fsync of their folders). */
+  commit(keys: readonly string[]): Promise<void>;
+  /** Reads a byte range [start, end) or the whole blob. */
+  stream(key: string, range?: { start: number; end: number }): Promise<Readable>;
+  read(key: string, start: number, end: number): Promise<Buffer>;
+  size(key: string): Promise<number>;
+  delete(keys: readonly string[]): Promise<void>;
+  /** All keys whose blobs were last written before `olderThan` (ms since epoch): orphan candidates. */
+  list(olderThan: number): AsyncIterable<string>;
+  close(): Promise<void>;
+}
+
+export interface BlobWriter {
+  readonly key: string;
+  write(chunk: Buffer): Promise<void>;
+  /** All bytes written: flushed to stable storage (filesystem: fsync of the file) or uploaded (S3). */
+  finish(): Promise<{ key: string; size: number }>;
+  /** Discards what was written. */
+  abort(): Promise<void>;
+}

@@ -1,0 +1,156 @@
+import { randomBytes } from 'node:crypto';
+import { mkdir, open, readdir, rm, stat, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { AppError } from '../../shared/errors/app-error.js';
+import type { BlobStore, BlobWriter } from './blob-store.js';
+
+const keyPattern = /^[0-9a-f]{2}\/[0-9a-f]{32}$/;
+
+/**
+ * Blobs as files `<root>/<xx>/<32 hex>`: 256 fan-out folders created (and fsync'd) once, so acknowledging a write
+ * costs one fsync of the file and one of its folder.
+ */
+export class FsBlobStore implements BlobStore {
+  readonly kind = 'filesystem';
+
+  constructor(private readonly root: string) {}
+
+  async init(): Promise<void> {
+    await mkdir(this.root, { recursive: true, mode: 0o700 });
+    const existing = new Set(await readdir(this.root));
+    let created = false;
+    for (let i = 0; i < 256; i += 1) {
+      const name = i.toString(16).padStart(2, '0');
+      if (!existing.has(name)) {
+        await mkdir(join(this.root, name), { mode: 0o700 });
+        created = true;
+      }
+    }
+    if (created) await fsyncDir(this.root);
+  }
+
+  path(key: string): string {
+    if (!keyPattern.test(key)) throw new AppError('INTERNAL', [{ path: 'blobKey', issue: 'is not a blob key' }]);
+    return join(this.root, key);
+  }
+
+  async create(): Promise<BlobWriter> {
+    const id = randomBytes(16).toString('hex');
+    const key = `${id.slice(0, 2)}/${id}`;
+    const path = this.path(key);
+    const handle = await open(path, 'wx', 0o600);
+    return new FsBlobWriter(key, path, handle);
+  }
+
+  async commit(keys: readonly string[]): Promise<void> {
+    const folders = new Set(keys.map((key) => key.slice(0, 2)));
+    await Promise.all([...folders].map((folder) => fsyncDir(join(this.root, folder))));
+  }
+
+  async stream(key: string, range?: { start: number; end: number }): Promise<Readable> {
+    // Open eagerly so a missing file is an error here, not on the response stream.
+    const handle = await open(this.path(key), 'r');
+    if (range !== undefined && range.end <= range.start) {
+      await handle.close();
+      return Readable.from([]);
+    }
+    return handle.createReadStream({ start: range?.start, end: range === undefined ? undefined : range.end - 1, highWaterMark: 1 << 20, autoClose: true });
+  }
+
+  async read(key: string, start: number, end: number): Promise<Buffer> {
+    const handle = await open(this.path(key), 'r');
+    try {
+      const out = Buffer.allocUnsafe(Math.max(0, end - start));
+      let done = 0;
+      while (done < out.length) {
+        const { bytesRead } = await handle.read(out, done, out.length - done, start + done);
+        if (bytesRead === 0) break;
+        done += bytesRead;
+      }
+      return done === out.length ? out : out.subarray(0, done);
+    } finally {
+      await handle.close();
+    }
+  }
+
+  async size(key: string): Promise<number> {
+    return (await stat(this.path(key))).size;
+  }
+
+  async delete(keys: readonly string[]): Promise<void> {
+    await Promise.all(keys.map((key) => rm(this.path(key), { force: true })));
+    await this.commit(keys);
+  }
+
+  async *list(olderThan: number): AsyncIterable<string> {
+    for (let i = 0; i < 256; i += 1) {
+      const folder = i.toString(16).padStart(2, '0');
+      let names: string[];
+      try {
+        names = await readdir(join(this.root, folder));
+      } catch {
+        continue;
+      }
+      for (const name of names) {
+        const key = `${folder}/${name}`;
+        if (!keyPattern.test(key)) continue;
+        try {
+          if ((await stat(join(this.root, key))).mtimeMs < olderThan) yield key;
+        } catch {
+          // Deleted meanwhile.
+        }
+      }
+    }
+  }
+
+  async close(): Promise<void> {}
+}
+
+class FsBlobWriter implements BlobWriter {
+  private size = 0;
+  private closed = false;
+
+  constructor(
+    readonly key: string,
+    private readonly path: string,
+    private readonly handle: FileHandle,
+  ) {}
+
+  async write(chunk: Buffer): Promise<void> {
+    let done = 0;
+    while (done < chunk.length) {
+      const { bytesWritten } = await this.handle.write(chunk, done, chunk.length - done);
+      done += bytesWritten;
+    }
+    this.size += chunk.length;
+  }
+
+  async finish(): Promise<{ key: string; size: number }> {
+    try {
+      await this.handle.sync();
+    } finally {
+      this.closed = true;
+      await this.handle.close();
+    }
+    return { key: this.key, size: this.size };
+  }
+
+  async abort(): Promise<void> {
+    if (!this.closed) {
+      this.closed = true;
+      await this.handle.close().catch(() => undefined);
+    }
+    await rm(this.path, { force: true });
+  }
+}
+
+export async function fsyncDir(path: string): Promise<void> {
+  if (process.platform === 'win32') return;
+  const handle = await open(path, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
