@@ -127,6 +127,11 @@ export function e11RowFor(tag: number): E11Row | undefined {
   return compiled.exact.get(tag);
 }
 
+/** X/Z sequences that are Type 2 where they occur: emptied rather than removed. */
+const TYPE2_SEQUENCES = new Set([0x00400555 /* AcquisitionContextSequence */]);
+/** X attributes that are Type 2C (animal subjects): emptied rather than removed, which discloses nothing either. */
+const EMPTY_RATHER_THAN_REMOVE = new Set([0x00102297 /* ResponsiblePerson */, 0x00102299 /* ResponsibleOrganization */]);
+
 /** Every row of the table has a handler: the action resolver covers each code (tested). */
 export function handledActions(): readonly E11Action[] {
   return ['D', 'Z', 'X', 'K', 'C', 'U', 'X/Z', 'X/D', 'Z/D', 'X/Z/D', 'X/Z/U*'];
@@ -149,9 +154,10 @@ export function effectiveAction(row: E11Row, options: Readonly<Record<DeidOption
  * Where the standard leaves a choice, keep the object valid for its IOD without knowing the attribute's type there:
  * a dummy (D) is valid for Type 1, 2 and 3; Z is valid for Type 2 and 3; U keeps references resolvable.
  */
-export function chooseAction(action: E11Action): { action: 'D' | 'Z' | 'X' | 'K' | 'C' | 'U'; why: string } {
+export function chooseAction(action: E11Action, isSequence = false, tag = 0): { action: 'D' | 'Z' | 'X' | 'K' | 'C' | 'U'; why: string } {
   switch (action) {
     case 'X/Z':
+      if (isSequence && !TYPE2_SEQUENCES.has(tag)) return { action: 'X', why: 'X/Z on a sequence: X (an empty Type 3 sequence is invalid)' };
       return { action: 'Z', why: 'X/Z: Z (zero length) keeps Type 2 attributes valid' };
     case 'X/D':
     case 'Z/D':
@@ -260,6 +266,9 @@ export class DeidEngine {
       report: this.baseReport(file, status, { reason }),
     });
     if (sopClass === '') return stop('quarantined', 'the file has no SOP Class UID, so its content cannot be judged');
+    if (sopClass === '1.2.840.10008.1.3.10') {
+      return stop('dropped', 'DICOMDIR media index: not copied (it lists identifying values); the files it points to are de-identified one by one');
+    }
     if (policy.drop.includes(sopClass)) return stop('dropped', `the profile drops SOP class ${sopClass}`);
     if (policy.quarantine.includes(sopClass)) return stop('quarantined', `the profile quarantines SOP class ${sopClass}`);
     if (policy.accept.length > 0 && !policy.accept.includes(sopClass)) return stop('quarantined', `SOP class ${sopClass} is not accepted by the profile`);
@@ -484,9 +493,13 @@ export class DeidEngine {
     let rule: string;
     if (row !== undefined) {
       const effective = effectiveAction(row, this.options);
-      const chosen = chooseAction(effective.action);
+      const chosen = chooseAction(effective.action, element.items !== undefined, tag);
       action = chosen.action;
       rule = chosen.why === '' ? effective.rule : `${effective.rule}; ${chosen.why}`;
+      if (action === 'X' && EMPTY_RATHER_THAN_REMOVE.has(tag)) {
+        action = 'Z';
+        rule = `${rule}; Z instead: Type 2C in the Patient module for animal subjects, emptying keeps the object valid`;
+      }
     } else if (DATE_VRS.has(vr)) {
       // PS3.15 E.1-1 note 4: every date and time, listed or not.
       action = this.options.retainLongitudinalFullDates ? 'K' : this.options.retainLongitudinalModifiedDates ? 'C' : 'D';

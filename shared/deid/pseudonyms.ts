@@ -53,6 +53,11 @@ export class Pseudonymizer {
     return this.dateShift.minDays + (n % span);
   }
 
+  /** 8 hex digits that tell apart outputs of different input files with the same SOP Instance UID (no PHI: keyed). */
+  sourceTag(relativePath: string): string {
+    return toHex(this.mac('source', relativePath).subarray(0, 4));
+  }
+
   /** A keyed hash of an old value for the report: proves what changed without revealing it. */
   valueHash(bytes: Uint8Array): string {
     const labelled = new Uint8Array(bytes.length + 7);
