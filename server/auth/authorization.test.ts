@@ -41,6 +41,7 @@ beforeAll(async () => {
   albumId = album.id;
   otherAlbumId = other.id;
   identity.addMember(album.id, reader.id, { flags: { addUser: false } });
+  identity.ensureLocalUser('newcomer');
   identity.addSeries(album.id, '1.2.3', '1.2.3.4');
   const all = ['read', 'write', 'download'] as const;
   const root = identity.ensureLocalUser('root', { isAdmin: true });
@@ -84,6 +85,7 @@ const cases: Case[] = [
   { name: 'update album', method: 'PATCH', url: () => `/api/albums/${albumId}`, body: () => ({ description: 'x' }), permission: 'write', album: true, good: () => t.good ?? '' },
   { name: 'members', method: 'GET', url: () => `/api/albums/${albumId}/members`, permission: 'read', album: true, good: () => t.good ?? '' },
   { name: 'add member', method: 'PUT', url: () => `/api/albums/${albumId}/members/${memberId}`, body: () => ({}), permission: 'write', album: true, good: () => t.good ?? '' },
+  { name: 'invite member', method: 'POST', url: () => `/api/albums/${albumId}/members`, body: () => ({ user: 'newcomer' }), permission: 'write', album: true, good: () => t.good ?? '' },
   { name: 'add series', method: 'PUT', url: () => `/api/albums/${albumId}/series/1.2.3/1.2.3.5`, permission: 'write', album: true, good: () => t.good ?? '' },
   { name: 'events', method: 'GET', url: () => `/api/albums/${albumId}/events`, permission: 'read', album: true, good: () => t.good ?? '' },
   { name: 'comment', method: 'POST', url: () => `/api/albums/${albumId}/comments`, body: () => ({ text: 'ok' }), permission: 'write', album: true, good: () => t.good ?? '' },

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { AppError } from '../../shared/errors/app-error.js';
 import { zodDetails } from '../../shared/ipc/envelope.js';
 import type { SsoClientConfig } from '../../shared/domain/sso.js';
+import type { DestructionCertificate } from '../destruction/destroy-album.js';
 import { auditActions, auditOutcomes } from '../audit/audit-entry.js';
 import type { AuditLog } from '../audit/audit-log.js';
 import { requirePrincipal, type AccessRule, type Principal } from './access-control.js';
@@ -73,6 +74,8 @@ export function registerIdentityRoutes(
     audit: AuditLog;
     ssoClient?: SsoClientConfig | null;
     seriesExists?: (study: string, series: string) => Promise<boolean>;
+    /** Present when the DICOM store is attached (see server/destruction). */
+    destroyAlbum?: (request: { albumId: string; actorId: string; tokenId: string | null; reason: string; clientAddress: string | null }) => Promise<DestructionCertificate>;
   },
 ): void {
   const { identity, audit } = deps;
@@ -152,6 +155,52 @@ export function registerIdentityRoutes(
       return identity.addMember(album.id, userId, body, principal.user.id);
     },
   );
+
+  // Invite by e-mail (people who have signed in once) or by local user name (embedded default).
+  app.post(
+    '/api/albums/:album/members',
+    access({ action: 'album.member-add', permission: 'write', albumParam: 'album', memberFlag: 'addUser' }),
+    async (request, reply) => {
+      const { album, member, principal } = myAlbum(request);
+      const body = parse(
+        z.strictObject({ user: z.string().trim().min(1).max(320), isAdmin: z.boolean().default(false), flags: memberFlagsSchema.partial().default({}) }),
+        request.body,
+        'body',
+      );
+      if (body.isAdmin && !(member?.isAdmin === true || principal.user.isAdmin)) {
+        throw new AppError('FORBIDDEN', [{ path: 'body.isAdmin', issue: 'only album administrators can appoint administrators' }]);
+      }
+      const invited = identity.findUserByHandle(body.user);
+      if (invited === null) throw new AppError('NOT_FOUND', [{ path: 'body.user', issue: 'nobody with this e-mail or user name has signed in to this server yet' }]);
+      if (identity.getMember(album.id, invited.id) !== null) throw new AppError('INVALID_INPUT', [{ path: 'body.user', issue: 'is already a member' }]);
+      const added = identity.addMember(album.id, invited.id, { isAdmin: body.isAdmin, flags: body.flags }, principal.user.id);
+      return reply.code(201).send({ ...added, user: publicUser(identity, invited.id) });
+    },
+  );
+
+  if (deps.destroyAlbum !== undefined) {
+    const destroy = deps.destroyAlbum;
+    app.post(
+      '/api/albums/:album/destroy',
+      access({ action: 'album.destroy', permission: 'write', albumParam: 'album', albumAdmin: true }),
+      async (request) => {
+        const { album, principal } = myAlbum(request);
+        const body = parse(z.strictObject({ confirmName: z.string(), reason: z.string().trim().min(1).max(500) }), request.body, 'body');
+        if (body.confirmName !== album.name) {
+          throw new AppError('INVALID_INPUT', [{ path: 'body.confirmName', issue: 'type the album name exactly to confirm destruction' }]);
+        }
+        const certificate = await destroy({
+          albumId: album.id,
+          actorId: principal.user.id,
+          tokenId: principal.tokenId,
+          reason: body.reason,
+          clientAddress: request.ip,
+        });
+        request.auditNote.detail = { certificateId: certificate.certificateId };
+        return certificate;
+      },
+    );
+  }
 
   app.delete('/api/albums/:album/members/:userId', access({ action: 'album.member-remove', permission: 'write', albumParam: 'album' }), async (request, reply) => {
     const { album, member, principal } = myAlbum(request);

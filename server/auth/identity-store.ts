@@ -211,6 +211,14 @@ export class IdentityStore {
     return row === undefined ? null : userFromRow(row);
   }
 
+  /** Finds a user to invite by e-mail (any issuer) or by local user name; exact, case-insensitive. */
+  findUserByHandle(handle: string): User | null {
+    const row = this.#db
+      .prepare("SELECT * FROM users WHERE lower(email) = lower(?) OR (issuer = 'local' AND lower(subject) = lower(?)) ORDER BY created_at LIMIT 1")
+      .get(handle.trim(), handle.trim()) as Row | undefined;
+    return row === undefined ? null : userFromRow(row);
+  }
+
   touchUser(id: string, at: Date = new Date()): void {
     this.#db.prepare('UPDATE users SET last_seen_at = ? WHERE id = ? AND (last_seen_at IS NULL OR last_seen_at < ?)').run(
       at.toISOString(),
