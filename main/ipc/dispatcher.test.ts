@@ -27,6 +27,12 @@ function handlers(overrides: Partial<Handlers> = {}): Handlers {
       throw new AppError('FORBIDDEN');
     },
     'albums.removeMember': async () => ({}),
+    'albums.invite': async () => {
+      throw new AppError('FORBIDDEN');
+    },
+    'albums.destroy': async () => {
+      throw new AppError('FORBIDDEN');
+    },
     'tokens.list': async () => [],
     'tokens.create': async () => {
       throw new AppError('FORBIDDEN');

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { z } from 'zod';
-import { albumSchema, albumSummarySchema, events, memberSchema, tokenSchema, type EventName, type EventPayload } from '../../shared/ipc/contract.js';
+import { albumSchema, albumSummarySchema, destructionCertificateSchema, events, memberSchema, tokenSchema, type EventName, type EventPayload } from '../../shared/ipc/contract.js';
 import type { Handlers } from '../ipc/dispatcher.js';
 import { appVersion, productName } from '../version.js';
 import type { SecretVault } from './secret-vault.js';
@@ -102,6 +102,8 @@ export async function createWorkstationServices(options: WorkstationServicesOpti
     'albums.members': ({ albumId }) => call(z.array(memberSchema), 'GET', `/api/albums/${albumId}/members`),
     'albums.setMember': ({ albumId, userId, isAdmin, flags }) =>
       call(memberSchema.omit({ user: true }), 'PUT', `/api/albums/${albumId}/members/${userId}`, { isAdmin, flags }),
+    'albums.invite': ({ albumId, ...body }) => call(memberSchema, 'POST', `/api/albums/${albumId}/members`, body),
+    'albums.destroy': ({ albumId, ...body }) => call(destructionCertificateSchema, 'POST', `/api/albums/${albumId}/destroy`, body),
     'albums.removeMember': ({ albumId, userId }) => call(noContent, 'DELETE', `/api/albums/${albumId}/members/${userId}`),
     'tokens.list': () => call(z.array(tokenSchema), 'GET', '/api/tokens'),
     'tokens.create': (input) => call(z.object({ token: tokenSchema, secret: z.string() }), 'POST', '/api/tokens', input),

@@ -1,5 +1,6 @@
-import { useCallback, useEffect, useState } from 'react';
+import { useCallback, useEffect, useState, type FormEvent } from 'react';
 import { memberFlagLabels, memberFlags, type MemberFlags } from '../../shared/domain/access.js';
+import { AlbumDangerZone } from './album-danger-zone.js';
 import type { AlbumSummary, Member } from '../../shared/ipc/contract.js';
 import type { ParadimClient } from '../ipc/client.js';
 import { useErrorMessage } from '../use-error-message.js';
@@ -30,6 +31,7 @@ export function AlbumMembers(props: { readonly client: ParadimClient; readonly a
   };
 
   return (
+    <div className="stack">
     <section className="card" aria-labelledby="members-title">
       <div className="row">
         <button type="button" className="link" onClick={onBack}>
@@ -96,6 +98,40 @@ export function AlbumMembers(props: { readonly client: ParadimClient; readonly a
           </tbody>
         </table>
       )}
+      <InviteForm client={client} albumId={album.id} onInvited={reload} />
     </section>
+    <AlbumDangerZone client={client} album={album} onDestroyed={onBack} />
+    </div>
+  );
+}
+
+const inviteDefaults: MemberFlags = { addUser: false, addSeries: true, removeSeries: false, download: true, sendSeries: false, writeComments: true };
+
+function InviteForm(props: { readonly client: ParadimClient; readonly albumId: string; readonly onInvited: () => void }): React.JSX.Element {
+  const [user, setUser] = useState('');
+  const [error, report, clear] = useErrorMessage();
+  const submit = (event: FormEvent): void => {
+    event.preventDefault();
+    clear();
+    props.client.call('albums.invite', { albumId: props.albumId, user, isAdmin: false, flags: inviteDefaults }).then(() => {
+      setUser('');
+      props.onInvited();
+    }, report);
+  };
+  return (
+    <form onSubmit={submit} noValidate className="inline-form">
+      <label htmlFor="invite-user">Invite (e-mail or user name)</label>
+      <div className="row">
+        <input id="invite-user" value={user} onChange={(event) => setUser(event.target.value)} />
+        <button type="submit" disabled={user.trim() === ''}>
+          Invite
+        </button>
+      </div>
+      {error !== null && (
+        <p className="field-error" role="alert">
+          {error}
+        </p>
+      )}
+    </form>
   );
 }

@@ -122,6 +122,20 @@ export const tokenSchema = z.object({
   state: z.enum(['active', 'expired', 'revoked']),
 });
 
+export const destructionCertificateSchema = z.object({
+  certificateId: z.string(),
+  album: z.object({ id: z.string(), name: z.string(), ethicsProtocol: z.string().nullable(), destructionDate: z.string().nullable() }),
+  destroyedAt: z.string(),
+  destroyedBy: z.string(),
+  reason: z.string(),
+  storage: z.object({ blobs: z.string(), index: z.string() }),
+  series: z.array(z.object({ studyHash: z.string(), seriesHash: z.string(), instanceHashes: z.array(z.string()), derived: z.boolean() })),
+  retainedSeries: z.array(z.object({ studyHash: z.string(), seriesHash: z.string(), heldByAlbums: z.number() })),
+  totals: z.object({ series: z.number(), instances: z.number(), blobs: z.number() }),
+  verification: z.object({ ok: z.boolean(), checkedAt: z.string(), problems: z.array(z.string()) }),
+  signature: z.string(),
+});
+
 export const tokenExpiryChoices = ['1d', '7d', '30d', '90d', '365d'] as const;
 
 export const channels = {
@@ -143,6 +157,19 @@ export const channels = {
   'albums.setMember': {
     input: z.strictObject({ albumId: uuid, userId: uuid, isAdmin: z.boolean(), flags: memberFlagsSchema }),
     output: memberSchema.omit({ user: true }),
+  },
+  'albums.invite': {
+    input: z.strictObject({
+      albumId: uuid,
+      user: z.string().trim().min(1, 'enter an e-mail or user name').max(320),
+      isAdmin: z.boolean(),
+      flags: memberFlagsSchema,
+    }),
+    output: memberSchema,
+  },
+  'albums.destroy': {
+    input: z.strictObject({ albumId: uuid, confirmName: z.string(), reason: z.string().trim().min(1, 'give the reason (e.g. end of ethics approval)').max(500) }),
+    output: destructionCertificateSchema,
   },
   'albums.removeMember': { input: z.strictObject({ albumId: uuid, userId: uuid }), output: empty },
   'tokens.list': { input: empty, output: z.array(tokenSchema) },
@@ -182,6 +209,7 @@ export type Session = z.output<typeof sessionSchema>;
 export type AlbumSummary = z.output<typeof albumSummarySchema>;
 export type Member = z.output<typeof memberSchema>;
 export type TokenInfo = z.output<typeof tokenSchema>;
+export type DestructionCertificate = z.output<typeof destructionCertificateSchema>;
 
 export function isChannelName(value: unknown): value is ChannelName {
   return typeof value === 'string' && Object.prototype.hasOwnProperty.call(channels, value);
