@@ -1,0 +1,158 @@
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { build } from 'esbuild';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildDicom, type TestItem } from '../../shared/dicom/testing/build-dicom.js';
+import { repoRoot } from './test-support.js';
+
+let dir: string;
+let cli: string;
+
+function ct(patientId: string, name: string, sop: string, extra: TestItem = []): Uint8Array {
+  const dataset: TestItem = [
+    [0x00080016, '1.2.840.10008.5.1.4.1.1.2'],
+    [0x00080018, sop],
+    [0x00080020, '20240315'],
+    [0x00080060, 'CT'],
+    [0x00100010, name],
+    [0x00100020, patientId],
+    [0x0020000d, `${sop}.1`],
+    [0x0020000e, `${sop}.2`],
+    ...extra,
+    [0x7fe00010, new Uint8Array(70_000).fill(9), 'OW'],
+  ];
+  return buildDicom(dataset.sort((a, b) => a[0] - b[0]));
+}
+
+function runCli(args: string[], env: Record<string, string> = {}): { status: number | null; stdout: string; stderr: string } {
+  const result = spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', env: { ...process.env, PARADIM_DEID_MAP_PASSPHRASE: '', ...env } });
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+function tree(root: string): Map<string, string> {
+  const files = new Map<string, string>();
+  const walk = (folder: string): void => {
+    for (const name of readdirSync(folder)) {
+      const path = join(folder, name);
+      if (statSync(path).isDirectory()) walk(path);
+      else files.set(path.slice(root.length), createHash('sha256').update(readFileSync(path)).digest('hex'));
+    }
+  };
+  walk(root);
+  return files;
+}
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'paradim-deid-cli-'));
+  await build({
+    entryPoints: { 'paradim-deid': join(repoRoot, 'main/deid/paradim-deid.ts'), 'deid-worker': join(repoRoot, 'main/deid/worker.ts') },
+    outdir: join(dir, 'bin'),
+    outExtension: { '.js': '.cjs' },
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    logLevel: 'error',
+  });
+  cli = join(dir, 'bin', 'paradim-deid.cjs');
+  const input = join(dir, 'in', 'Doe Jane (MRN-1)', 'scan');
+  mkdirSync(input, { recursive: true });
+  writeFileSync(join(input, 'a.dcm'), ct('MRN-1', 'Doe^Jane', '1.2.3.100'));
+  writeFileSync(join(input, 'b'), ct('MRN-1', 'Doe^Jane', '1.2.3.101'));
+  writeFileSync(join(input, 'c.dcm'), ct('MRN-2', 'Roe^Rich', '1.2.3.102'));
+  writeFileSync(join(input, 'burned.dcm'), ct('MRN-2', 'Roe^Rich', '1.2.3.103', [[0x00280301, 'YES']]));
+  writeFileSync(join(input, 'notes.txt'), 'not dicom at all, just text');
+  writeFileSync(join(input, 'DICOMDIR'), 'index');
+  const clean = join(dir, 'clean');
+  mkdirSync(clean);
+  writeFileSync(join(clean, 'x.dcm'), ct('MRN-3', 'Poe^Edgar', '1.2.3.200'));
+}, 30_000);
+
+afterAll(() => {
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('paradim-deid', () => {
+  it('de-identifies a folder, lists each quarantined or failed file with its reason, and exits 1', () => {
+    const out = join(dir, 'out1');
+    const result = runCli([join(dir, 'in'), out, '--workers', '2']);
+    expect(result.status).toBe(1);
+    expect(result.stdout).toMatch(/De-identified 3, quarantined 1, dropped 0, failed 1, skipped 1/);
+    expect(result.stdout).toMatch(/QUARANTINED Doe Jane \(MRN-1\)\/scan\/burned\.dcm: BurnedInAnnotation is YES/);
+    expect(result.stdout).toMatch(/FAILED Doe Jane \(MRN-1\)\/scan\/notes\.txt: offset 0: .* \[DICOM_MALFORMED\]/);
+    // A new key beside the output, readable only by the user, and the CLI says where.
+    const keyPath = `${out}.deid-key`;
+    expect(result.stderr).toContain(`Created a new project key at ${keyPath}`);
+    expect(statSync(keyPath).mode & 0o777).toBe(0o600);
+    // Reports beside the output, never inside it; output paths carry no PHI.
+    const reports = `${out}.deid-reports`;
+    expect(existsSync(join(reports, 'summary.json'))).toBe(true);
+    expect(readFileSync(join(reports, 'files.jsonl'), 'utf8').trim().split('\n')).toHaveLength(5);
+    const outputs = [...tree(out).keys()];
+    expect(outputs).toHaveLength(3);
+    for (const path of outputs) {
+      expect(path).toMatch(/^\/2\.25\.\d+\/2\.25\.\d+\/2\.25\.\d+_[0-9a-f]{8}\.dcm$/);
+      const bytes = readFileSync(join(out, path));
+      for (const phi of ['Doe', 'Jane', 'MRN-1', 'MRN-2', 'Roe', '1.2.3.10', '20240315']) expect(bytes.includes(phi), phi).toBe(false);
+    }
+  });
+
+  it('gives the same bytes with the same key, with or without worker threads, and resumes from its journal', () => {
+    const key = join(dir, 'project.key');
+    const a = join(dir, 'outA');
+    const b = join(dir, 'outB');
+    expect(runCli([join(dir, 'in'), a, '--key', key, '--workers', '2']).status).toBe(1);
+    expect(runCli([join(dir, 'in'), b, '--key', key, '--workers', '0']).status).toBe(1);
+    expect(tree(a)).toEqual(tree(b));
+    expect(tree(a).size).toBe(3);
+    const again = runCli([join(dir, 'in'), a, '--key', key]);
+    // Done files (de-identified, quarantined, skipped) are not redone; the failed one is retried.
+    expect(again.stdout).toMatch(/failed 1, skipped 0, resumed 5 of 6 files/);
+    expect(tree(a)).toEqual(tree(b));
+    const otherKey = join(dir, 'outC');
+    runCli([join(dir, 'in'), otherKey]);
+    expect([...tree(otherKey).keys()].sort()).not.toEqual([...tree(a).keys()].sort());
+  });
+
+  it('exits 0 when every file was de-identified', () => {
+    const result = runCli([join(dir, 'clean'), join(dir, 'cleanOut'), '--quiet']);
+    expect(result.status).toBe(0);
+    expect(result.stdout).toMatch(/De-identified 1, quarantined 0, dropped 0, failed 0/);
+  });
+
+  it('exits 2 on a usage error or an invalid profile', () => {
+    expect(runCli([join(dir, 'in')]).status).toBe(2);
+    expect(runCli([join(dir, 'in'), join(dir, 'x'), '--bogus']).status).toBe(2);
+    const profile = join(dir, 'bad-profile.json');
+    writeFileSync(profile, JSON.stringify({ options: { retainEverything: true } }));
+    const bad = runCli([join(dir, 'in'), join(dir, 'x'), '--profile', profile]);
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toMatch(/profile is not valid/);
+    expect(runCli([join(dir, 'in'), join(dir, 'in', 'inside')]).status).toBe(2);
+  });
+
+  it('applies a project profile and writes an encrypted re-identification map that the steward can export', () => {
+    const profile = join(dir, 'profile.json');
+    writeFileSync(profile, JSON.stringify({ name: 'Brain tumour study', version: '3', pseudonymFormat: 'BT-#####', options: { retainLongitudinalModifiedDates: true } }));
+    const out = join(dir, 'outMap');
+    const passphrase = { PARADIM_DEID_MAP_PASSPHRASE: 'correct horse battery' };
+    const result = runCli([join(dir, 'clean'), out, '--profile', profile, '--quiet'], passphrase);
+    expect(result.status).toBe(0);
+    expect(result.stdout).toMatch(/profile Brain tumour study v3 sha256:[0-9a-f]{64}/);
+    const mapPath = join(`${out}.deid-reports`, 'reid-map.enc');
+    const sealed = readFileSync(mapPath);
+    expect(sealed.includes('MRN-3')).toBe(false);
+    expect(statSync(mapPath).mode & 0o777).toBe(0o600);
+    const exported = runCli(['export-map', mapPath], passphrase);
+    expect(exported.status).toBe(0);
+    const map = JSON.parse(exported.stdout) as { patients: Record<string, { patientId: string }> };
+    const [pseudonym, entry] = Object.entries(map.patients)[0] ?? [];
+    expect(pseudonym).toMatch(/^BT-\d{5}$/);
+    expect(entry?.patientId).toBe('MRN-3');
+    const wrong = runCli(['export-map', mapPath], { PARADIM_DEID_MAP_PASSPHRASE: 'wrong passphrase!' });
+    expect(wrong.status).toBe(1);
+    expect(wrong.stderr).toMatch(/wrong passphrase/);
+  });
+});
