@@ -1,0 +1,121 @@
+// `npm run bench:deid`: generates the scale corpus (≥ 2,000 uncompressed CT instances, ≥ 1 GB) with the project's
+// generator and prints files/s, MB/s and peak RSS for paradim-deid beside a dcmjs read–clean–write baseline and
+// `cp -r`, all on the same warm page cache. Set PARADIM_BENCH_DIR to choose the work folder (default: tmp).
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { generateScaleCorpus } from './generate-scale-corpus.mjs';
+
+const repo = fileURLToPath(new URL('..', import.meta.url));
+const work = process.env.PARADIM_BENCH_DIR ?? join(tmpdir(), 'paradim-deid-bench');
+const corpus = join(work, 'corpus');
+const instances = Number(process.env.PARADIM_BENCH_INSTANCES ?? 2000);
+const marker = join(work, `corpus-${instances}.done`);
+const timeBin = existsSync('/usr/bin/time') ? '/usr/bin/time' : undefined;
+const dcmjsLimit = Number(process.env.PARADIM_BENCH_DCMJS_FILES ?? 300);
+
+function folderStats(folder) {
+  let files = 0;
+  let bytes = 0;
+  const walk = (dir) => {
+    for (const name of readdirSync(dir)) {
+      const path = join(dir, name);
+      const info = statSync(path);
+      if (info.isDirectory()) walk(path);
+      else {
+        files++;
+        bytes += info.size;
+      }
+    }
+  };
+  walk(folder);
+  return { files, bytes };
+}
+
+/** Runs a command under /usr/bin/time: wall seconds and peak RSS (bytes). */
+function timed(command, args) {
+  const started = performance.now();
+  const result = timeBin === undefined
+    ? spawnSync(command, args, { encoding: 'utf8', maxBuffer: 1 << 26 })
+    : spawnSync(timeBin, ['-f', 'TIME %e %M', command, ...args], { encoding: 'utf8', maxBuffer: 1 << 26 });
+  const wall = (performance.now() - started) / 1000;
+  const match = /TIME ([\d.]+) (\d+)/.exec(result.stderr ?? '');
+  return { seconds: wall, rss: match === null ? undefined : Number(match[2]) * 1024, status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+const clean = (folder) => rmSync(folder, { recursive: true, force: true });
+
+if (!existsSync(marker)) {
+  clean(corpus);
+  console.log(`Generating ${instances} CT instances in ${corpus} ...`);
+  const generated = generateScaleCorpus(corpus, instances);
+  writeFileSync(marker, JSON.stringify(generated));
+}
+const { files, bytes } = folderStats(corpus);
+console.log(`Corpus: ${files} files, ${(bytes / 1e9).toFixed(2)} GB (${corpus}); ${availableParallelism()} CPUs; Node ${process.version}`);
+if (files < 2000 || bytes < 1e9) console.warn('WARNING: the corpus is smaller than the target (2,000 files, 1 GB)');
+
+const workers = Number(process.env.PARADIM_BENCH_WORKERS ?? Math.min(availableParallelism(), 8));
+const cli = join(repo, 'app/deid/paradim-deid.cjs');
+const rows = [];
+const row = (name, run, count, size) => {
+  const r = { name, seconds: run.seconds, filesPerSecond: count / run.seconds, mbPerSecond: size / 1e6 / run.seconds, rss: run.rss };
+  rows.push(r);
+  return r;
+};
+
+// Warm the page cache once, then measure.
+clean(join(work, 'out-cp'));
+execFileSync('cp', ['-r', corpus, join(work, 'out-cp')]);
+clean(join(work, 'out-cp'));
+const cp = row('cp -r', timed('cp', ['-r', corpus, join(work, 'out-cp')]), files, bytes);
+clean(join(work, 'out-cp'));
+
+const key = join(work, 'bench.key');
+const runOurs = (label, extra) => {
+  const out = join(work, 'out-deid');
+  clean(out);
+  clean(`${out}-reports`);
+  const run = timed(process.execPath, [cli, corpus, out, '--quiet', '--key', key, '--reports', `${out}-reports`, '--workers', String(workers), ...extra]);
+  if (run.status !== 0) {
+    console.error(run.stdout, run.stderr);
+    throw new Error(`paradim-deid exited with ${run.status}`);
+  }
+  const result = row(label, run, files, bytes);
+  clean(out);
+  clean(`${out}-reports`);
+  return result;
+};
+const ours = runOurs(`paradim-deid (${workers} workers, fsync)`, []);
+const oursNoSync = runOurs(`paradim-deid (${workers} workers, --no-fsync)`, ['--no-fsync']);
+
+const baselineOut = join(work, 'out-dcmjs');
+clean(baselineOut);
+const baseline = timed(process.execPath, [join(repo, 'scripts/bench-deid-dcmjs-baseline.cjs'), corpus, baselineOut, String(dcmjsLimit)]);
+clean(baselineOut);
+const baselineResult = JSON.parse(baseline.stdout.trim().split('\n').pop() ?? '{}');
+rows.push({
+  name: `dcmjs read-clean-write (first ${baselineResult.files} files)`,
+  seconds: baselineResult.seconds,
+  filesPerSecond: baselineResult.files / baselineResult.seconds,
+  mbPerSecond: baselineResult.bytes / 1e6 / baselineResult.seconds,
+  rss: baseline.rss,
+});
+const dcmjsRate = rows.at(-1).filesPerSecond;
+
+console.log('');
+console.log('| run | wall s | files/s | MB/s | peak RSS MB |');
+console.log('| --- | ---: | ---: | ---: | ---: |');
+for (const r of rows) {
+  console.log(`| ${r.name} | ${r.seconds.toFixed(2)} | ${r.filesPerSecond.toFixed(0)} | ${r.mbPerSecond.toFixed(0)} | ${r.rss === undefined ? 'n/a' : (r.rss / 1048576).toFixed(0)} |`);
+}
+console.log('');
+const verdict = (ok) => (ok ? 'met' : 'NOT met');
+for (const r of [ours, oursNoSync]) {
+  console.log(`${r.name}: ${r.filesPerSecond.toFixed(0)} files/s (target ≥ 1000: ${verdict(r.filesPerSecond >= 1000)}), ` +
+    `${(r.filesPerSecond / dcmjsRate).toFixed(1)}× dcmjs (target ≥ 8×: ${verdict(r.filesPerSecond / dcmjsRate >= 8)}), ` +
+    `${(r.seconds / cp.seconds).toFixed(2)}× cp -r wall time (target ≤ 2×: ${verdict(r.seconds / cp.seconds <= 2)}), ` +
+    `peak RSS ${r.rss === undefined ? 'n/a' : `${(r.rss / 1048576).toFixed(0)} MB (target ≤ 250: ${verdict(r.rss <= 250 * 1048576)})`}`);
+}
