@@ -19,12 +19,12 @@ const args = [
 ];
 
 /** A fresh Chromium with its own empty user-data dir, removed on close. */
-export async function launchChromium(): Promise<{ context: BrowserContext; close: () => Promise<void> }> {
+export async function launchChromium(extraArgs: readonly string[] = []): Promise<{ context: BrowserContext; close: () => Promise<void> }> {
   const userDataDir = await mkdtemp(join(tmpdir(), 'paradim-chromium-'));
   const context = await chromium.launchPersistentContext(userDataDir, {
     executablePath: chromiumPath,
     headless: true,
-    args,
+    args: [...args, ...extraArgs],
     viewport: { width: 1280, height: 800 },
   });
   return {

@@ -18,13 +18,13 @@ export interface RunningWorkstation {
  * Starts the product exactly as `npm start` does after building (`node app/main/launcher.cjs`), with a fresh user
  * data folder, and returns the workstation URL it prints.
  */
-export async function startWorkstation(): Promise<RunningWorkstation> {
+export async function startWorkstation(options: { env?: Record<string, string> } = {}): Promise<RunningWorkstation> {
   const launcher = join(repoRoot, 'app', 'main', 'launcher.cjs');
   if (!existsSync(launcher)) throw new Error(`${launcher} is missing: run "npm run build" before the e2e tests`);
   const userData = await mkdtemp(join(tmpdir(), 'paradim-e2e-user-'));
   const child: ChildProcess = spawn(process.execPath, [launcher, '--browser'], {
     cwd: repoRoot,
-    env: { ...process.env, PARADIM_USER_DATA: userData, PARADIM_LOG_LEVEL: 'warn' },
+    env: { ...process.env, PARADIM_USER_DATA: userData, PARADIM_LOG_LEVEL: 'warn', ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';

@@ -1,0 +1,103 @@
+import { userInfo } from 'node:os';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { BrowserContext, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { chromiumPath, launchChromium } from './support/chromium.js';
+import { requireSystemFile } from './support/requirements.js';
+import { startTestIdp, type TestIdp } from './support/test-idp.js';
+import { repoRoot, startWorkstation, type RunningWorkstation } from './support/workstation.js';
+
+const chromium = requireSystemFile(chromiumPath, 'Debian Chromium', 'apt-get install chromium');
+const openssl = requireSystemFile('/usr/bin/openssl', 'OpenSSL', 'apt-get install openssl');
+const shots = join(repoRoot, 'test-results', 'e2e');
+
+describe.skipIf(!chromium.ok || !openssl.ok)('accounts, albums and tokens (embedded server, local IdP over https)', () => {
+  let idp: TestIdp;
+  let workstation: RunningWorkstation;
+  let browser: { context: BrowserContext; close: () => Promise<void> };
+  let page: Page;
+
+  beforeAll(async () => {
+    await mkdir(shots, { recursive: true });
+    idp = await startTestIdp();
+    workstation = await startWorkstation({
+      env: {
+        // Both msal-node (workstation) and jose (server) must trust the hospital's CA.
+        NODE_EXTRA_CA_CERTS: idp.caFile,
+        PARADIM_OIDC_ISSUER: idp.issuer,
+        PARADIM_OIDC_AUDIENCE: idp.audience,
+        PARADIM_SSO_CLIENT_ID: idp.clientId,
+        PARADIM_SSO_SCOPES: idp.scopes.join(' '),
+        PARADIM_SSO_PROTOCOL_MODE: 'OIDC',
+        PARADIM_SSO_KNOWN_AUTHORITIES: idp.host,
+        PARADIM_SSO_PROMPT: 'consent',
+      },
+    });
+    browser = await launchChromium([`--ignore-certificate-errors-spki-list=${idp.spki}`]);
+    page = await browser.context.newPage();
+    await page.goto(workstation.url);
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await workstation?.stop();
+    await idp?.close();
+  });
+
+  it('signs the local user in to the embedded server on first start', async () => {
+    await page.getByTestId('account').getByText(userInfo().username, { exact: true }).waitFor({ timeout: 20_000 });
+  });
+
+  it('creates an album and sees it listed', async () => {
+    await page.getByRole('button', { name: 'Albums', exact: true }).click();
+    await page.getByText('You are not a member of any album yet.').waitFor();
+    await page.getByLabel('Name').fill('Lung nodules 2026');
+    await page.getByLabel('Ethics protocol number').fill('MP-02-2026-117');
+    await page.getByLabel('Destruction date').fill('2031-12-31');
+    await page.getByRole('button', { name: 'Create album' }).click();
+    const row = page.getByRole('row', { name: /Lung nodules 2026/ });
+    await row.waitFor();
+    expect(await row.innerText()).toContain('MP-02-2026-117');
+    await page.screenshot({ path: join(shots, 'albums.png'), fullPage: true });
+  });
+
+  it('creates an album-scoped token, shows its secret once, and revokes it', async () => {
+    await page.getByRole('button', { name: 'Access tokens', exact: true }).click();
+    await page.getByLabel('Label').fill('Slicer on my laptop');
+    await page.getByLabel('Scope').selectOption({ label: 'Lung nodules 2026' });
+    await page.getByRole('button', { name: 'Create token' }).click();
+    const secret = await page.getByTestId('new-token-secret').innerText();
+    expect(secret).toMatch(/^pdw_[0-9a-f]{16}_/);
+    const row = page.getByRole('row', { name: /Slicer on my laptop/ });
+    await row.waitFor();
+    expect(await row.innerText()).toMatch(/Lung nodules 2026\s+read\s.*active/s);
+    await page.screenshot({ path: join(shots, 'tokens.png'), fullPage: true });
+    await row.getByRole('button', { name: 'Revoke' }).click();
+    await page.getByRole('row', { name: /Slicer on my laptop.*revoked/s }).waitFor();
+    // The server refuses the revoked secret.
+    const status = await fetch(`${workstation.serverUrl}/api/me`, { headers: { authorization: `Bearer ${secret}` } }).then((r) => r.status);
+    expect(status).toBe(401);
+  });
+
+  it('signs in with the hospital account through msal-node, and the server accepts the token', async () => {
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByRole('button', { name: 'Home', exact: true }).click();
+    const popupPromise = browser.context.waitForEvent('page');
+    await page.getByRole('button', { name: 'Sign in with hospital account' }).click();
+    const popup = await popupPromise;
+    await popup.waitForLoadState();
+    await popup.locator('input[name=login]').fill('radiologue');
+    await popup.locator('input[name=password]').fill('any');
+    await popup.screenshot({ path: join(shots, 'sso-login.png') });
+    await popup.locator('button[type=submit]').click();
+    await popup.waitForSelector('input[name=prompt][value=consent]', { state: 'attached' });
+    await popup.locator('button[type=submit]').click();
+    await popup.getByText('You are signed in to PARADIM Workstation').waitFor();
+    await page.getByTestId('account').getByText('Dr radiologue').waitFor({ timeout: 20_000 });
+    await page.getByRole('button', { name: 'Albums', exact: true }).click();
+    // The server accepted the SSO access token (album list answered) and the new user sees no one else's album.
+    await page.getByText('You are not a member of any album yet.').waitFor();
+    await page.screenshot({ path: join(shots, 'sso-signed-in.png'), fullPage: true });
+  });
+});
