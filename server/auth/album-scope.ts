@@ -1,0 +1,179 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import type { FastifyInstance } from 'fastify';
+import { AppError } from '../../shared/errors/app-error.js';
+import type { BlobStore } from '../storage/blob-store.js';
+import type { DicomIndex, InstanceRecord, QidoFilter, QidoQuery, QidoRow, Scope, StoreOutcome } from '../storage/dicom-index.js';
+import type { AccessRule } from './access-control.js';
+import type { DicomwebRouteAction } from './dicomweb-access.js';
+import type { IdentityStore } from './identity-store.js';
+
+/**
+ * Album-scoped DICOMweb (`/albums/{album}/dicomweb`): any DICOMweb client (OHIF, Slicer, the workstation) sees only
+ * the album's series. The same DICOMweb handlers serve it, given a view of the index that filters every answer to
+ * the album, files stored instances into the album, and turns DELETE into "remove from the album" (the images stay
+ * for other albums; certified destruction is the way to delete).
+ */
+interface AlbumContext {
+  readonly albumId: string;
+  readonly actorId: string | null;
+}
+
+const current = new AsyncLocalStorage<AlbumContext>();
+
+function context(): AlbumContext {
+  const value = current.getStore();
+  if (value === undefined) throw new AppError('INTERNAL', [{ path: 'album', issue: 'album-scoped index used outside an album request' }]);
+  return value;
+}
+
+/** Sets the album of the request for the album-scoped index; registered inside the album mount, after access control. */
+export function albumContextHook(scope: FastifyInstance): void {
+  scope.addHook('preHandler', (request, _reply, done) => {
+    const albumId = (request.params as { album?: string }).album ?? '';
+    // Entered synchronously so the handler, which runs in this continuation, sees it.
+    current.enterWith({ albumId, actorId: request.principal?.user.id ?? null });
+    done();
+  });
+}
+
+const rules: Record<Exclude<DicomwebRouteAction, 'preflight'>, Omit<AccessRule, 'action' | 'albumParam'>> = {
+  'dicomweb.store': { permission: 'write', memberFlag: 'addSeries' },
+  'dicomweb.search': { permission: 'read' },
+  'dicomweb.retrieve': { permission: 'download', memberFlag: 'download' },
+  'dicomweb.retrieve-metadata': { permission: 'read' },
+  'dicomweb.retrieve-rendered': { permission: 'read' },
+  'dicomweb.delete': { permission: 'write', memberFlag: 'removeSeries' },
+};
+
+export function albumDicomwebRule(action: DicomwebRouteAction): AccessRule {
+  if (action === 'preflight') return { action: 'request.other', permission: null, public: true };
+  return { action, albumParam: 'album', ...rules[action] };
+}
+
+const seriesKey = (study: string, series: string): string => `${study}\u0000${series}`;
+
+export class AlbumScopedIndex implements DicomIndex {
+  readonly kind: DicomIndex['kind'];
+  readonly #inner: DicomIndex;
+  readonly #identity: IdentityStore;
+
+  constructor(inner: DicomIndex, identity: IdentityStore) {
+    this.#inner = inner;
+    this.#identity = identity;
+    this.kind = inner.kind;
+  }
+
+  #allowed(): Set<string> {
+    return new Set(this.#identity.listAlbumSeries(context().albumId).map((s) => seriesKey(s.studyInstanceUID, s.seriesInstanceUID)));
+  }
+
+  init(): Promise<void> {
+    return this.#inner.init();
+  }
+
+  async store(records: readonly InstanceRecord[]): Promise<StoreOutcome[]> {
+    const { albumId, actorId } = context();
+    const outcomes = await this.#inner.store(records);
+    records.forEach((record, i) => {
+      if (outcomes[i] !== 'conflict') this.#identity.addSeries(albumId, record.studyUID, record.seriesUID, actorId);
+    });
+    return outcomes;
+  }
+
+  async instances(scope: Scope): ReturnType<DicomIndex['instances']> {
+    const allowed = this.#allowed();
+    return (await this.#inner.instances(scope)).filter((row) => allowed.has(seriesKey(row.studyUID, row.seriesUID)));
+  }
+
+  async metadata(scope: Scope): ReturnType<DicomIndex['metadata']> {
+    const keys = new Set((await this.instances(scope)).map((row) => row.blobKey));
+    return (await this.#inner.metadata(scope)).filter((row) => keys.has(row.blobKey));
+  }
+
+  async query(query: QidoQuery): Promise<{ rows: QidoRow[]; more: boolean }> {
+    const allowed = this.#allowed();
+    const studies = new Set([...allowed].map((key) => key.split('\u0000')[0]));
+    const modalityFilter = modalitiesAskedFor(query.filters);
+    const wanted = query.offset + query.limit;
+    const kept: QidoRow[] = [];
+    const page = 1000;
+    for (let offset = 0; ; offset += page) {
+      const { rows, more } = await this.#inner.query({ ...query, offset, limit: page });
+      for (const row of rows) {
+        const inAlbum = row.seriesUID === undefined ? studies.has(row.studyUID) : allowed.has(seriesKey(row.studyUID, row.seriesUID));
+        if (!inAlbum) continue;
+        const scoped = row.seriesUID === undefined ? await this.#studyCounts(row, allowed, modalityFilter) : row;
+        if (scoped !== null) kept.push(scoped);
+      }
+      if (!more || kept.length > wanted) break;
+    }
+    return { rows: kept.slice(query.offset, wanted), more: kept.length > wanted };
+  }
+
+  /** Study-level computed attributes counted over the album's series only; null when the album filter drops the study. */
+  async #studyCounts(row: QidoRow, allowed: Set<string>, modalityFilter: readonly string[]): Promise<QidoRow | null> {
+    const series = await this.#inner.query({ level: 'series', study: row.studyUID, filters: [], fuzzy: false, wantMetadata: false, limit: 10_000, offset: 0 });
+    const mine = series.rows.filter((s) => s.seriesUID !== undefined && allowed.has(seriesKey(row.studyUID, s.seriesUID)));
+    const modalities = [...new Set(mine.flatMap((s) => modalityOf(s.seriesAttrs)))].sort();
+    // The index matched ModalitiesInStudy over all series of the study; the album sees only its own.
+    if (modalityFilter.length > 0 && !modalities.some((m) => modalityFilter.includes(m.toUpperCase()))) return null;
+    return {
+      ...row,
+      numberOfStudyRelatedSeries: mine.length,
+      numberOfStudyRelatedInstances: mine.reduce((n, s) => n + (s.numberOfSeriesRelatedInstances ?? 0), 0),
+      modalitiesInStudy: modalities,
+    };
+  }
+
+  unreferenced(keys: readonly string[]): Promise<string[]> {
+    return this.#inner.unreferenced(keys);
+  }
+
+  /** DELETE in an album removes the series from the album; the handler receives their keys, the blob view keeps them. */
+  async delete(scope: Scope): Promise<string[]> {
+    const { albumId, actorId } = context();
+    const rows = await this.instances(scope);
+    if (scope.instance !== undefined) {
+      throw new AppError('FORBIDDEN', [{ path: 'instance', issue: 'single instances cannot be removed from an album; remove the series' }]);
+    }
+    for (const key of new Set(rows.map((row) => seriesKey(row.studyUID, row.seriesUID)))) {
+      const [study, series] = key.split('\u0000') as [string, string];
+      this.#identity.removeSeries(albumId, study, series, actorId);
+    }
+    return rows.map((row) => row.blobKey);
+  }
+
+  ready(): Promise<boolean> {
+    return this.#inner.ready();
+  }
+
+  close(): Promise<void> {
+    // The shared index is closed by its owner.
+    return Promise.resolve();
+  }
+}
+
+function modalitiesAskedFor(filters: readonly QidoFilter[]): string[] {
+  const filter = filters.find((f) => f.tag === '00080061');
+  if (filter === undefined) return [];
+  const values = filter.kind === 'list' ? filter.values : filter.kind === 'single' ? [filter.value] : [];
+  return values.map((value) => value.toUpperCase());
+}
+
+function modalityOf(seriesAttrs: string | undefined): string[] {
+  if (seriesAttrs === undefined) return [];
+  const parsed = JSON.parse(seriesAttrs) as Record<string, { Value?: unknown[] }>;
+  return (parsed['00080060']?.Value ?? []).filter((v): v is string => typeof v === 'string');
+}
+
+/** Blob view for album mounts: deleting from an album never deletes bytes. */
+export function albumScopedBlobs(inner: BlobStore): BlobStore {
+  return new Proxy(inner, {
+    get(target, property, receiver) {
+      if (property === 'delete') return async () => undefined;
+      if (property === 'close') return async () => undefined;
+      const value: unknown = Reflect.get(target, property, receiver);
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+}
