@@ -265,6 +265,15 @@ class Walker {
         length = this.u32(pos + 4, little);
         valuePos = pos + 8;
       }
+      // UN of a standard attribute (CP-246): decode with the dictionary VR; its bytes are implicit VR little endian.
+      let unImplicit = false;
+      if (vr === 'UN' && explicit && (tag >>> 16) % 2 === 0 && tag !== PIXEL_DATA) {
+        const known = vrOfTag(tag);
+        if (known !== 'UN') {
+          vr = known;
+          unImplicit = true;
+        }
+      }
       const key = tagHex(tag);
       if (tag === PIXEL_DATA && top) {
         if (length !== UNDEFINED && valuePos + length > this.size) throw new DicomParseError('the pixel data is truncated');
@@ -277,7 +286,7 @@ class Walker {
         return [out, this.size];
       }
       if (length === UNDEFINED) {
-        if (tag === PIXEL_DATA || (explicit && vr !== 'SQ' && vr !== 'UN')) {
+        if (tag === PIXEL_DATA || (explicit && vr !== 'SQ' && vr !== 'UN' && !unImplicit)) {
           // Encapsulated data nested in a sequence (icon images): skip its fragments.
           if (tag !== PIXEL_DATA && vr !== 'OB' && vr !== 'OW') throw new DicomParseError('undefined length on an element that cannot have one');
           pos = this.skipFragments(valuePos);
@@ -285,7 +294,7 @@ class Walker {
           continue;
         }
         // SQ, or UN/implicit unknown with undefined length: a sequence (UN sequences are implicit VR LE, CP-246).
-        const [items, next] = this.sequence(valuePos, undefined, depth, vr === 'UN' || implicitLE);
+        const [items, next] = this.sequence(valuePos, undefined, depth, vr === 'UN' || unImplicit || implicitLE);
         out[key] = items.length === 0 ? { vr: 'SQ' } : { vr: 'SQ', Value: items };
         pos = next;
         continue;
@@ -293,7 +302,7 @@ class Walker {
       const valueEnd = valuePos + length;
       if (valueEnd > this.size || (end !== undefined && valueEnd > end)) throw new DicomParseError('an element is longer than the data that holds it');
       if (vr === 'SQ') {
-        const [items] = this.sequence(valuePos, valueEnd, depth, implicitLE);
+        const [items] = this.sequence(valuePos, valueEnd, depth, implicitLE || unImplicit);
         out[key] = items.length === 0 ? { vr: 'SQ' } : { vr: 'SQ', Value: items };
         pos = valueEnd;
         continue;
@@ -307,7 +316,7 @@ class Walker {
       }
       this.need(valuePos, length);
       if (tag === 0x00080005) this.setCharset(valuePos, length);
-      if (tag >>> 16 !== 0x0002 && (tag & 0xffff) !== 0) out[key] = this.element(vr, valuePos, length, little);
+      if (tag >>> 16 !== 0x0002 && (tag & 0xffff) !== 0) out[key] = this.element(vr, valuePos, length, little || unImplicit);
       pos = valueEnd;
       if (this.stopped) return [out, pos];
     }

@@ -25,7 +25,6 @@ class StowPart implements PartSink {
   private headBytes = 0;
   private size = 0;
   private failed: string | undefined;
-  private writeChain: Promise<void> = Promise.resolve();
   result: Promise<PartResult> | undefined;
 
   constructor(
@@ -50,13 +49,16 @@ class StowPart implements PartSink {
     this.result = this.finish();
   }
 
+  get aborted(): boolean {
+    return this.failed !== undefined;
+  }
+
   abort(reason: string): void {
     this.failed = reason;
     this.result = this.finish();
   }
 
   private async finish(): Promise<PartResult> {
-    await this.writeChain;
     const writer = this.writer;
     if (writer === undefined) return { ok: false, failure: { code: 0xc000, reason: `the part is ${this.rejectedType ?? 'not application/dicom'}` } };
     if (this.failed !== undefined) {
@@ -150,6 +152,10 @@ export async function storeInstances(services: DicomwebServices, request: Fastif
   }
   if (!complete) void reply.header('connection', 'close');
   const results = await Promise.all(parts.map((part) => part.result ?? Promise.resolve<PartResult>({ ok: false, failure: { code: 0xc000, reason: bodyError ?? 'incomplete part' } })));
+  if (!complete && parts.length > 0 && !(parts[parts.length - 1]?.aborted ?? false)) {
+    // The body broke between parts (e.g. part headers too large): that next part failed.
+    results.push({ ok: false, failure: { code: 0xc000, reason: bodyError ?? 'the request ended before its closing boundary' } });
+  }
   if (parts.length === 0) {
     throw new AppError('INVALID_INPUT', [{ path: 'body', issue: bodyError ?? 'no part is delimited by the boundary given in the content type' }]);
   }
