@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import { closeSync, fsyncSync, openSync, readFileSync, writeSync } from 'node:fs';
-import { mkdir, opendir, stat } from 'node:fs/promises';
+import { closeSync, fsyncSync, openSync, readFileSync, readdirSync, statSync, writeSync } from 'node:fs';
+import { mkdir, stat } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { DeidProfile } from '../../shared/deid/profile.js';
@@ -59,16 +59,13 @@ function isInside(child: string, parent: string): boolean {
   return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel));
 }
 
-/** Every regular file below `root` (any name), depth first, in a stable order. */
-async function* walk(root: string, dir = root): AsyncGenerator<{ path: string; rel: string }> {
-  const handle = await opendir(dir);
-  const entries: { name: string; isDir: boolean; isFile: boolean }[] = [];
-  for await (const entry of handle) entries.push({ name: entry.name, isDir: entry.isDirectory(), isFile: entry.isFile() });
-  entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+/** Every regular file below `root` (any name), depth first, in a stable order. Synchronous: no thread-pool hops. */
+function* walk(root: string, dir = root): Generator<{ path: string; rel: string }> {
+  const entries = readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   for (const entry of entries) {
     const path = join(dir, entry.name);
-    if (entry.isDir) yield* walk(root, path);
-    else if (entry.isFile) yield { path, rel: relative(root, path).split(sep).join('/') };
+    if (entry.isDirectory()) yield* walk(root, path);
+    else if (entry.isFile()) yield { path, rel: relative(root, path).split(sep).join('/') };
   }
 }
 
@@ -82,7 +79,10 @@ class AppendLog {
     this.fd = openSync(path, 'a', 0o600);
   }
   line(value: unknown): void {
-    const data = Buffer.from(`${JSON.stringify(value)}\n`);
+    this.text(JSON.stringify(value));
+  }
+  text(line: string): void {
+    const data = Buffer.from(`${line}\n`);
     let written = 0;
     while (written < data.length) written += writeSync(this.fd, data, written);
   }
@@ -112,7 +112,7 @@ class WorkerPool {
       });
       worker.on('error', (error) => {
         for (const [id, resolveResult] of this.pending) {
-          resolveResult({ rel: '', status: 'failed', code: 'INTERNAL', reason: `worker crashed: ${error.message}`, bytesIn: 0, bytesOut: 0 });
+          resolveResult({ rel: '', status: 'failed', code: 'INTERNAL', reason: `worker crashed: ${error.message}`, bytesIn: 0, bytesOut: 0, reportJson: JSON.stringify({ status: 'failed', code: 'INTERNAL' }) });
           this.pending.delete(id);
         }
       });
@@ -174,9 +174,9 @@ export async function runBatch(options: BatchOptions): Promise<BatchSummary> {
 
   let filesTotal = 0;
   let bytesTotal = 0;
-  for await (const entry of walk(input)) {
+  for (const entry of walk(input)) {
     filesTotal++;
-    bytesTotal += (await stat(entry.path)).size;
+    bytesTotal += statSync(entry.path).size;
   }
 
   const counts: Record<FileStatus | 'skipped' | 'resumed', number> = { deidentified: 0, quarantined: 0, dropped: 0, failed: 0, skipped: 0, resumed: 0 };
@@ -204,7 +204,7 @@ export async function runBatch(options: BatchOptions): Promise<BatchSummary> {
     bytesIn += result.bytesIn;
     bytesOut += result.bytesOut;
     counts[result.status]++;
-    reports.line({ input: result.rel, output: result.output, code: result.code, ...(result.report ?? { status: result.status, reason: result.reason }) });
+    reports.text(result.reportJson);
     journal.line({ k: key, s: result.status, o: result.output });
     if (result.status !== 'deidentified') problems.push({ input: result.rel, status: result.status, code: result.code ?? '', reason: result.reason ?? '' });
     if (result.identity !== undefined) identities.set(`${result.identity.pseudonym}\u0000${result.identity.newStudyInstanceUID}`, result.identity);
@@ -226,12 +226,12 @@ export async function runBatch(options: BatchOptions): Promise<BatchSummary> {
   let cancelled = false;
   let dicomdirs = 0;
   try {
-    for await (const entry of walk(input)) {
+    for (const entry of walk(input)) {
       if (options.signal?.aborted === true) {
         cancelled = true;
         break;
       }
-      const info = await stat(entry.path);
+      const info = statSync(entry.path);
       const key = journalKey(entry.rel, info.size, info.mtimeMs);
       if (done.has(key)) {
         counts.resumed++;

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { closeSync, fstatSync, fsyncSync, mkdirSync, openSync, readSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync, fsyncSync, mkdirSync, openSync, readSync, renameSync, rmSync, writeSync, writevSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { inflateRawSync } from 'node:zlib';
 import { WindowedSource, type ByteSource } from '../../shared/dicom/byte-source.js';
@@ -26,6 +26,8 @@ export interface FileResult {
   readonly bytesIn: number;
   readonly bytesOut: number;
   readonly report?: FileReport;
+  /** The per-file report as one JSON line (input path, output path and the report). */
+  readonly reportJson: string;
   readonly identity?: DeidIdentity;
 }
 
@@ -54,14 +56,21 @@ function writeOutput(path: string, meta: Uint8Array, segments: readonly Segment[
   const fd = openSync(temp, 'wx', 0o600);
   let total = 0;
   try {
-    writeAll(fd, meta);
-    total += meta.length;
+    // Consecutive header chunks go out in one writev.
+    let pendingChunks: Uint8Array[] = [meta];
+    const flush = (): void => {
+      const length = pendingChunks.reduce((sum, chunk) => sum + chunk.length, 0);
+      const written = writevSync(fd, pendingChunks);
+      if (written < length) writeAll(fd, Buffer.concat(pendingChunks).subarray(written));
+      total += length;
+      pendingChunks = [];
+    };
     for (const segment of segments) {
       if (segment instanceof Uint8Array) {
-        writeAll(fd, segment);
-        total += segment.length;
+        pendingChunks.push(segment);
         continue;
       }
+      flush();
       if (inFd === undefined) {
         const bytes = source.read(segment.offset, segment.length);
         writeAll(fd, bytes);
@@ -77,6 +86,7 @@ function writeOutput(path: string, meta: Uint8Array, segments: readonly Segment[
       }
       total += segment.length;
     }
+    flush();
     if (fsync) fsyncSync(fd);
   } catch (error) {
     closeSync(fd);
@@ -90,6 +100,12 @@ function writeOutput(path: string, meta: Uint8Array, segments: readonly Segment[
 
 /** Reads, de-identifies and writes one file. Never throws for a bad file: the result says what happened. */
 export function processFile(task: FileTask, engine: DeidEngine, options: WriteOptions): FileResult {
+  const result = processFileInner(task, engine, options);
+  const line = { input: result.rel, output: result.output, code: result.code, ...(result.report ?? { status: result.status, reason: result.reason }) };
+  return { ...result, reportJson: JSON.stringify(line) };
+}
+
+function processFileInner(task: FileTask, engine: DeidEngine, options: WriteOptions): Omit<FileResult, 'reportJson'> {
   let fd: number | undefined;
   let size = 0;
   try {

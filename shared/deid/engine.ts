@@ -787,39 +787,43 @@ function checkedVr(kind: IdentifyingKind, vr: string): boolean {
  * never by value.
  */
 function residualCheck(meta: Uint8Array, state: FileState, out: readonly OutElement[]): { passed: boolean; valuesChecked: number; survivors: string[] } {
-  const survivors: string[] = [];
-  let checked = 0;
-  for (const { label, kind, bytes } of state.identifying) {
-    if (state.constants.has(decodeAscii(bytes))) continue;
-    checked++;
-    const where = locate(out, bytes, kind, state.source, '');
-    if (kind === 'uid' && containsToken(meta, bytes)) where.push('file meta');
-    if (where.length > 0) survivors.push(`${label} in ${where.slice(0, 3).join(' ')}`);
+  const needles = state.identifying.filter(({ bytes }) => !state.constants.has(decodeAscii(bytes)));
+  const found = new Map<string, string[]>();
+  if (needles.length > 0) scan(out, needles, state.source, '', found);
+  for (const { label, kind, bytes } of needles) {
+    if (kind === 'uid' && containsToken(meta, bytes)) found.set(label, [...(found.get(label) ?? []), 'file meta']);
   }
-  return { passed: survivors.length === 0, valuesChecked: checked, survivors };
+  const survivors = [...found].map(([label, where]) => `${label} in ${where.slice(0, 3).join(' ')}`);
+  return { passed: survivors.length === 0, valuesChecked: needles.length, survivors };
 }
 
-function locate(out: readonly OutElement[], needle: Uint8Array, kind: IdentifyingKind, source: ByteSource, prefix: string): string[] {
-  const found: string[] = [];
+function scan(
+  out: readonly OutElement[],
+  needles: readonly { label: string; kind: IdentifyingKind; bytes: Uint8Array }[],
+  source: ByteSource,
+  prefix: string,
+  found: Map<string, string[]>,
+): void {
   for (const element of out) {
     const tag = outTag(element);
-    const path = `${prefix}${formatTag(tag)}`;
     if (element.kind === 'sequence') {
-      element.items.forEach((item, index) => found.push(...locate(item, needle, kind, source, `${path}[${index}].`)));
+      element.items.forEach((item, index) => scan(item, needles, source, `${prefix}${formatTag(tag)}[${index}].`, found));
       continue;
     }
-    if (EXEMPT[kind]?.has(tag) === true) continue;
     const vr = isPrivateTag(tag) ? 'UN' : element.kind === 'value' ? element.vr : element.element.vr === 'UN' ? (lookupTag(tag)?.vr ?? 'UN') : element.element.vr;
-    if (!checkedVr(kind, vr)) continue;
-    if (element.kind === 'value') {
-      if (containsToken(element.value, needle)) found.push(path);
-      continue;
+    if (!CHECK_TEXT_VRS.has(vr) && vr !== 'UI' && vr !== 'DA' && vr !== 'DT') continue;
+    let bytes: Uint8Array | undefined;
+    if (element.kind === 'value') bytes = element.value;
+    else {
+      const raw = element.element;
+      bytes = raw.value ?? (raw.fragments === undefined && tag !== Tag.PixelData ? source.read(raw.valueOffset, raw.valueLength) : undefined);
     }
-    const raw = element.element;
-    const bytes = raw.value ?? (raw.fragments === undefined && tag !== Tag.PixelData ? source.read(raw.valueOffset, raw.valueLength) : undefined);
-    if (bytes !== undefined && containsToken(bytes, needle)) found.push(path);
+    if (bytes === undefined || bytes.length === 0) continue;
+    for (const needle of needles) {
+      if (!checkedVr(needle.kind, vr) || EXEMPT[needle.kind]?.has(tag) === true) continue;
+      if (containsToken(bytes, needle.bytes)) found.set(needle.label, [...(found.get(needle.label) ?? []), `${prefix}${formatTag(tag)}`]);
+    }
   }
-  return found;
 }
 
 /** Blanks the mask rectangles in native pixel data; a string says why it cannot. */

@@ -37,9 +37,15 @@ export const Tag = {
 
 /** `(0010,0010)` */
 export function formatTag(tag: number): string {
-  const hex = (tag >>> 0).toString(16).toUpperCase().padStart(8, '0');
-  return `(${hex.slice(0, 4)},${hex.slice(4)})`;
+  let text = formatted.get(tag);
+  if (text === undefined) {
+    const hex = (tag >>> 0).toString(16).toUpperCase().padStart(8, '0');
+    text = `(${hex.slice(0, 4)},${hex.slice(4)})`;
+    if (formatted.size < 20_000) formatted.set(tag, text);
+  }
+  return text;
 }
+const formatted = new Map<number, string>();
 
 export function isPrivateTag(tag: number): boolean {
   return ((tag >>> 16) & 1) === 1;
