@@ -5,6 +5,7 @@ import { IdentityStore } from './identity-store.js';
 import { registerIdentityRoutes } from './identity-routes.js';
 import { OidcVerifier, type OidcConfig } from './oidc-verifier.js';
 import type { SsoClientConfig } from '../../shared/domain/sso.js';
+import type { DestructionCertificate, DestructionRequest } from '../destruction/destroy-album.js';
 
 export interface IdentityModule {
   readonly identity: IdentityStore;
@@ -24,6 +25,7 @@ export function attachIdentity(
     oidc?: OidcConfig | null | undefined;
     ssoClient?: SsoClientConfig | null | undefined;
     seriesExists?: (study: string, series: string) => Promise<boolean>;
+    destroyAlbum?: (request: DestructionRequest) => Promise<DestructionCertificate>;
   },
 ): IdentityModule {
   const identity = IdentityStore.open(options.dataDir);
@@ -34,6 +36,7 @@ export function attachIdentity(
     audit,
     ssoClient: options.ssoClient ?? null,
     ...(options.seriesExists === undefined ? {} : { seriesExists: options.seriesExists }),
+    ...(options.destroyAlbum === undefined ? {} : { destroyAlbum: options.destroyAlbum }),
   });
   return {
     identity,

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { AppError } from '../../shared/errors/app-error.js';
 import { zodDetails } from '../../shared/ipc/envelope.js';
 import type { SsoClientConfig } from '../../shared/domain/sso.js';
-import type { DestructionCertificate } from '../destruction/destroy-album.js';
+import type { DestructionCertificate, DestructionRequest } from '../destruction/destroy-album.js';
 import { auditActions, auditOutcomes } from '../audit/audit-entry.js';
 import type { AuditLog } from '../audit/audit-log.js';
 import { requirePrincipal, type AccessRule, type Principal } from './access-control.js';
@@ -75,7 +75,7 @@ export function registerIdentityRoutes(
     ssoClient?: SsoClientConfig | null;
     seriesExists?: (study: string, series: string) => Promise<boolean>;
     /** Present when the DICOM store is attached (see server/destruction). */
-    destroyAlbum?: (request: { albumId: string; actorId: string; tokenId: string | null; reason: string; clientAddress: string | null }) => Promise<DestructionCertificate>;
+    destroyAlbum?: (request: DestructionRequest) => Promise<DestructionCertificate>;
   },
 ): void {
   const { identity, audit } = deps;

@@ -62,6 +62,14 @@ async function blobExists(blobs: BlobStore, key: string): Promise<boolean> {
   }
 }
 
+export interface DestructionRequest {
+  readonly albumId: string;
+  readonly actorId: string;
+  readonly tokenId: string | null;
+  readonly reason: string;
+  readonly clientAddress: string | null;
+}
+
 export interface DestructionDeps {
   readonly identity: IdentityStore;
   readonly index: DicomIndex;
@@ -79,7 +87,7 @@ export interface DestructionDeps {
  */
 export async function destroyAlbum(
   deps: DestructionDeps,
-  request: { albumId: string; actorId: string; tokenId: string | null; reason: string; clientAddress: string | null },
+  request: DestructionRequest,
 ): Promise<DestructionCertificate> {
   const { identity, index, blobs } = deps;
   const album = identity.getAlbum(request.albumId);
@@ -156,7 +164,7 @@ export async function destroyAlbum(
   const certificate: DestructionCertificate = { ...unsigned, signature: deps.signer.sign(canonicalCertificate(unsigned)) };
   writeFileDurably(join(deps.dataDir, 'certificates', `destruction-${certificate.certificateId}.json`), `${JSON.stringify(certificate, null, 2)}\n`);
   await deps.audit.append({
-    action: 'album.destroy',
+    action: 'destruction.certify',
     outcome: problems.length === 0 ? 'success' : 'failed',
     actorId: request.actorId,
     tokenId: request.tokenId,
