@@ -1,4 +1,4 @@
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
@@ -14,6 +14,7 @@ import { dicomwebRoutes } from '../dicomweb/routes.js';
 import { defaultDicomwebOptions } from '../dicomweb/services.js';
 import { openStorage, type Storage } from '../storage/open-storage.js';
 import { multipartBody, parseMultipartResponse } from '../test-support/dicomweb-helpers.js';
+import { corpusDir, requireCorpus } from '../test-support/requirements.js';
 import { newUid, syntheticInstance } from '../test-support/synthetic-dicom.js';
 import { AlbumScopedIndex, albumContextHook, albumDicomwebRule, albumScopedBlobs } from './album-scope.js';
 import { globalDicomwebRule } from './dicomweb-access.js';
@@ -164,5 +165,31 @@ describe('certified destruction', () => {
     expect(audit.ok, audit.problems.join('\n')).toBe(true);
     expect(identity.audit.query({ action: 'album.destroy' }).map((e) => e.outcome)).toEqual(['failed', 'success']);
     expect(identity.audit.query({ action: 'destruction.certify' })).toHaveLength(1);
+  });
+});
+
+const haveCorpus = requireCorpus();
+
+describe.skipIf(!haveCorpus)('certified destruction of derived objects (dcmqi CT + liver SEG from the corpus)', () => {
+  it('destroys a SEG stored outside the album when it references destroyed images', async () => {
+    const store = identity.identity;
+    const steward = store.ensureLocalUser('steward');
+    const album = store.createAlbum({ name: 'Liver SEG', adminUserId: steward.id });
+    const token = store.createToken({ userId: steward.id, albumId: album.id, permissions: ['read', 'write', 'download'] }).secret;
+    const ct = await Promise.all(['01', '02', '03'].map((n) => readFile(join(corpusDir, 'ct-series', 'dcmqi-ct-3slice', `${n}.dcm`))));
+    expect((await stow(`/albums/${album.id}/dicomweb/studies`, token, ct)).statusCode).toBe(200);
+    const seg = await readFile(join(corpusDir, 'ct-series', 'dcmqi-ct-3slice-seg', 'liver.dcm'));
+    expect((await stow('/dicomweb/studies', t.root ?? '', [seg])).statusCode).toBe(200);
+    const segStudy = '1.2.392.200103.20080913.113635.0.2009.6.22.21.43.10.22941.1';
+    const segSeries = '1.2.276.0.7230010.3.1.3.0.42154.1458337731.665795';
+    expect(await storage.index.instances({ study: segStudy, series: segSeries })).toHaveLength(1);
+
+    const response = await app.inject({ method: 'POST', url: `/api/albums/${album.id}/destroy`, headers: { authorization: `Bearer ${token}` }, payload: { confirmName: 'Liver SEG', reason: 'end of approval' } });
+    expect(response.statusCode, response.body).toBe(200);
+    const certificate = response.json() as { totals: { series: number; instances: number }; series: Array<{ derived: boolean }>; verification: { ok: boolean } };
+    expect(certificate.verification.ok).toBe(true);
+    expect(certificate.totals).toMatchObject({ series: 1, instances: 4 });
+    expect(certificate.series.filter((item) => item.derived)).toHaveLength(1);
+    expect(await storage.index.instances({ study: segStudy })).toEqual([]);
   });
 });
