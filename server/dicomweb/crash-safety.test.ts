@@ -94,7 +94,7 @@ describe('crash safety (kill -9 of a real server process)', () => {
         batches.map(async (items) => {
           const { body, contentType } = multipartBody(items.map((item) => item.bytes));
           try {
-            const response = await fetch(`${url}/dicomweb/studies`, { method: 'POST', headers: { 'content-type': contentType }, body });
+            const response = await fetch(`${url}/dicomweb/studies`, { method: 'POST', headers: { 'content-type': contentType }, body: new Uint8Array(body) });
             const status = response.status;
             // Kill the moment the first acknowledgement arrives; the others race with the kill.
             killed ??= kill9(child);
@@ -148,7 +148,7 @@ describe('crash safety (kill -9 of a real server process)', () => {
     expect(!existsSync(join(dataDir, 'spool')) || readdirSync(join(dataDir, 'spool')).length === 0).toBe(true);
     // And the server stores normally afterwards.
     const again = multipartBody(items.map((item) => item.bytes));
-    const response = await fetch(`${restarted.url}/dicomweb/studies`, { method: 'POST', headers: { 'content-type': again.contentType }, body: again.body });
+    const response = await fetch(`${restarted.url}/dicomweb/studies`, { method: 'POST', headers: { 'content-type': again.contentType }, body: new Uint8Array(again.body) });
     expect(response.status).toBe(200);
     expect(blobCount(dataDir)).toBe(6);
     await kill9(restarted.child);
