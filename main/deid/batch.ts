@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
-import { closeSync, fsyncSync, openSync, readFileSync, readdirSync, statSync, writeSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { closeSync, fsyncSync, openSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { mkdir, stat } from 'node:fs/promises';
-import { isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { DeidProfile } from '../../shared/deid/profile.js';
 import type { DeidIdentity, FileStatus } from '../../shared/deid/engine.js';
@@ -11,7 +12,7 @@ import { profileDigest as digestOf } from '../../shared/deid/profile.js';
 import { appVersion } from '../version.js';
 import { createDeidEngine } from './engine-factory.js';
 import { nodeDeidCrypto } from './node-crypto.js';
-import { processFile, type FileResult, type FileTask } from './process-file.js';
+import { processFile, type Durability, type FileResult, type FileTask } from './process-file.js';
 import { mergeReidMap, type MapSealer } from './reid-map.js';
 
 export interface BatchProgress {
@@ -31,7 +32,8 @@ export interface BatchOptions {
   /** 0 runs in this thread; otherwise a pool of worker threads running `workerScript`. */
   readonly workers: number;
   readonly workerScript?: string;
-  readonly fsync?: boolean;
+  /** Default `group`: one filesystem flush per group of files before their renames (see WriteOptions). */
+  readonly durability?: Durability;
   readonly map?: { readonly path: string; readonly sealer: MapSealer };
   readonly onProgress?: (progress: BatchProgress) => void;
   readonly onFile?: (result: FileResult) => void;
@@ -66,6 +68,47 @@ function* walk(root: string, dir = root): Generator<{ path: string; rel: string 
     const path = join(dir, entry.name);
     if (entry.isDirectory()) yield* walk(root, path);
     else if (entry.isFile()) yield { path, rel: relative(root, path).split(sep).join('/') };
+  }
+}
+
+/**
+ * Makes the data of the given files durable: one `sync -f` (syncfs) of the output filesystem on Linux, else an fsync
+ * of each file.
+ */
+function flushFiles(outputDir: string, files: readonly string[]): void {
+  if (process.platform === 'linux') {
+    const result = spawnSync('sync', ['-f', outputDir], { stdio: 'ignore' });
+    if (result.status === 0) return;
+  }
+  for (const file of files) {
+    const fd = openSync(file, 'r+');
+    try {
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+  }
+}
+
+/** Temp files left by a crash or a cancel before their group was committed. */
+function removeStrayTemps(dir: string): void {
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) removeStrayTemps(path);
+    else if (/^\.[0-9a-f]{12}\.tmp$/.test(entry.name)) rmSync(path, { force: true });
+  }
+}
+
+function fsyncDirectory(dir: string): void {
+  try {
+    const fd = openSync(dir, 'r');
+    try {
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    // Some platforms cannot fsync a directory; the renames are still atomic.
   }
 }
 
@@ -169,6 +212,7 @@ export async function runBatch(options: BatchOptions): Promise<BatchSummary> {
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
   }
+  if (done.size > 0) removeStrayTemps(output);
   const journal = new AppendLog(journalPath);
   const reports = new AppendLog(join(reportsDir, 'files.jsonl'));
 
@@ -190,11 +234,11 @@ export async function runBatch(options: BatchOptions): Promise<BatchSummary> {
   let peakRss = process.memoryUsage.rss();
   let lastProgress = 0;
   let lastSync = performance.now();
-  const fsync = options.fsync ?? true;
+  const durability = options.durability ?? 'group';
   const engine = options.workers === 0 ? createDeidEngine(options.profile, options.key) : undefined;
   const pool =
     options.workers > 0
-      ? new WorkerPool(options.workerScript ?? '', options.workers, { profile: options.profile, key: options.key, outDir: output, fsync })
+      ? new WorkerPool(options.workerScript ?? '', options.workers, { profile: options.profile, key: options.key, outDir: output, durability })
       : undefined;
   const profileDigest = digestOf(options.profile, nodeDeidCrypto(options.key));
 
@@ -205,7 +249,10 @@ export async function runBatch(options: BatchOptions): Promise<BatchSummary> {
     bytesOut += result.bytesOut;
     counts[result.status]++;
     reports.text(result.reportJson);
-    journal.line({ k: key, s: result.status, o: result.output });
+    if (result.pendingTemp !== undefined && result.output !== undefined) {
+      pending.push({ temp: result.pendingTemp, final: join(output, result.output), key });
+      if (pending.length >= 256) commit();
+    } else journal.line({ k: key, s: result.status, o: result.output });
     if (result.status !== 'deidentified') problems.push({ input: result.rel, status: result.status, code: result.code ?? '', reason: result.reason ?? '' });
     if (result.identity !== undefined) identities.set(`${result.identity.pseudonym}\u0000${result.identity.newStudyInstanceUID}`, result.identity);
     options.onFile?.(result);
@@ -221,6 +268,20 @@ export async function runBatch(options: BatchOptions): Promise<BatchSummary> {
     }
   };
 
+  // Group commit: flush the output filesystem once for many files, then rename them and journal them.
+  const pending: { temp: string; final: string; key: string }[] = [];
+  const commit = (): void => {
+    if (pending.length === 0) return;
+    flushFiles(output, pending.map((entry) => entry.temp));
+    const dirs = new Set<string>();
+    for (const entry of pending) {
+      renameSync(entry.temp, entry.final);
+      dirs.add(dirname(entry.final));
+      journal.line({ k: entry.key, s: 'deidentified', o: relative(output, entry.final).split(sep).join('/') });
+    }
+    for (const dir of dirs) fsyncDirectory(dir);
+    pending.length = 0;
+  };
   const inFlight = new Set<Promise<void>>();
   const limit = Math.max(1, options.workers * 2);
   let cancelled = false;
@@ -249,7 +310,7 @@ export async function runBatch(options: BatchOptions): Promise<BatchSummary> {
       }
       const task: FileTask = { path: entry.path, rel: entry.rel };
       if (pool === undefined) {
-        record(processFile(task, engine as NonNullable<typeof engine>, { outDir: output, fsync }), key);
+        record(processFile(task, engine as NonNullable<typeof engine>, { outDir: output, durability }), key);
         await new Promise((resolveTick) => setImmediate(resolveTick));
         continue;
       }
@@ -261,8 +322,10 @@ export async function runBatch(options: BatchOptions): Promise<BatchSummary> {
       if (inFlight.size >= limit) await Promise.race(inFlight);
     }
     await Promise.all(inFlight);
+    commit();
   } finally {
     await pool?.close();
+    for (const entry of pending) rmSync(entry.temp, { force: true });
     journal.close();
     reports.close();
   }

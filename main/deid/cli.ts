@@ -23,7 +23,8 @@ Options:
   --map <file>              encrypted re-identification map; default: <reports>/reid-map.enc
   --passphrase-file <file>  passphrase of the map (or env PARADIM_DEID_MAP_PASSPHRASE); without one no map is written
   --workers <n>             worker threads (default: CPU count, at most 8; 0 = in the main thread)
-  --no-fsync                skip fsync before each rename (faster; a crash may leave the last files incomplete)
+  --durability <mode>       group (default): one filesystem flush per group of files, then their renames;
+                            each: fsync every file before its rename; none: no flush (a crash may lose the last files)
   --quiet                   no progress line
   --help
 
@@ -84,7 +85,7 @@ export async function main(argv: string[]): Promise<number> {
       map: { type: 'string' },
       'passphrase-file': { type: 'string' },
       workers: { type: 'string' },
-      'no-fsync': { type: 'boolean' },
+      durability: { type: 'string' },
       quiet: { type: 'boolean' },
       help: { type: 'boolean' },
     },
@@ -98,6 +99,8 @@ export async function main(argv: string[]): Promise<number> {
   const output = resolve(positionals[1] ?? '');
   const workers = values.workers === undefined ? Math.min(8, availableParallelism()) : Number(values.workers);
   if (!Number.isInteger(workers) || workers < 0 || workers > 64) throw new UsageError('--workers must be a whole number from 0 to 64');
+  const durability = values.durability ?? 'group';
+  if (durability !== 'group' && durability !== 'each' && durability !== 'none') throw new UsageError('--durability must be group, each or none');
   const profile = await loadProfile(values.profile);
   const keyPath = resolve(values.key ?? join(dirname(output), `${basename(output)}.deid-key`));
   const { key, created } = await loadOrCreateKey(keyPath);
@@ -123,7 +126,7 @@ export async function main(argv: string[]): Promise<number> {
     key,
     workers,
     workerScript: join(__dirname, 'deid-worker.cjs'),
-    fsync: values['no-fsync'] !== true,
+    durability,
     signal: controller.signal,
     ...(passphrase === undefined ? {} : { map: { path: mapPath, sealer: passphraseSealer(passphrase) } }),
     ...(values.quiet === true ? {} : { onProgress: (progress: BatchProgress) => process.stderr.write(tty ? `\r${formatProgress(progress)}   ` : `${formatProgress(progress)}\n`) }),

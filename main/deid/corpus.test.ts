@@ -37,7 +37,7 @@ async function deidentify(profile: unknown = {}): Promise<Batch> {
     profile: parseDeidProfile(profile),
     key,
     workers: 0,
-    fsync: false,
+    durability: 'none',
     onFile: (result) => results.push(result),
   });
   return { dir, out, summary, results };

@@ -29,12 +29,19 @@ export interface FileResult {
   /** The per-file report as one JSON line (input path, output path and the report). */
   readonly reportJson: string;
   readonly identity?: DeidIdentity;
+  /** With group durability: the temp file to flush and rename to `output`. */
+  readonly pendingTemp?: string;
 }
+
+export type Durability = 'each' | 'group' | 'none';
 
 export interface WriteOptions {
   readonly outDir: string;
-  /** fsync each file before its rename (default true). */
-  readonly fsync: boolean;
+  /**
+   * `each`: fsync every file, then rename it. `group`: write the temp file and leave the flush and rename to the
+   * batch (one filesystem flush for many files, then the renames). `none`: rename without flushing.
+   */
+  readonly durability: Durability;
 }
 
 const copyBuffer = Buffer.allocUnsafe(1 << 20);
@@ -46,7 +53,14 @@ function writeAll(fd: number, data: Uint8Array): void {
 }
 
 /** Streams the new meta, the header chunks and the untouched source ranges into `path` (temp, fsync, rename). */
-function writeOutput(path: string, meta: Uint8Array, segments: readonly Segment[], source: ByteSource, inFd: number | undefined, fsync: boolean): number {
+function writeOutput(
+  path: string,
+  meta: Uint8Array,
+  segments: readonly Segment[],
+  source: ByteSource,
+  inFd: number | undefined,
+  durability: Durability,
+): { bytes: number; pendingTemp?: string } {
   const dir = dirname(path);
   if (!createdDirs.has(dir)) {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
@@ -87,15 +101,16 @@ function writeOutput(path: string, meta: Uint8Array, segments: readonly Segment[
       total += segment.length;
     }
     flush();
-    if (fsync) fsyncSync(fd);
+    if (durability === 'each') fsyncSync(fd);
   } catch (error) {
     closeSync(fd);
     rmSync(temp, { force: true });
     throw error;
   }
   closeSync(fd);
+  if (durability === 'group') return { bytes: total, pendingTemp: temp };
   renameSync(temp, path);
-  return total;
+  return { bytes: total };
 }
 
 /** Reads, de-identifies and writes one file. Never throws for a bad file: the result says what happened. */
@@ -123,8 +138,17 @@ function processFileInner(task: FileTask, engine: DeidEngine, options: WriteOpti
     const tag = engine.pseudonymizer.sourceTag(task.rel);
     const output = join(outcome.ids.study || 'no-study-uid', outcome.ids.series || 'no-series-uid', `${outcome.ids.sop || 'no-sop-uid'}_${tag}.dcm`);
     const sameSource = outcome.source === source;
-    const bytesOut = writeOutput(join(options.outDir, output), outcome.meta, outcome.segments, outcome.source, sameSource ? inFd : undefined, options.fsync);
-    return { rel: task.rel, status: 'deidentified', output, bytesIn: size, bytesOut, report: outcome.report, identity: outcome.identity };
+    const written = writeOutput(join(options.outDir, output), outcome.meta, outcome.segments, outcome.source, sameSource ? inFd : undefined, options.durability);
+    return {
+      rel: task.rel,
+      status: 'deidentified',
+      output,
+      bytesIn: size,
+      bytesOut: written.bytes,
+      report: outcome.report,
+      identity: outcome.identity,
+      ...(written.pendingTemp === undefined ? {} : { pendingTemp: written.pendingTemp }),
+    };
   } catch (error) {
     if (isAppError(error)) {
       const reason = error.details.map((detail) => (detail.path === '' ? detail.issue : `${detail.path}: ${detail.issue}`)).join('; ') || error.message;

@@ -392,8 +392,9 @@ export class DeidEngine {
   private record(state: FileState, path: string, element: DicomElement, action: string, rule: string): void {
     const keyword = keywordOf(element.tag);
     const value = element.value;
+    // U needs no hash of the old value: the new UID is itself a keyed hash of it.
     state.actions.push(
-      value !== undefined && value.length > 0 && action !== 'K'
+      value !== undefined && value.length > 0 && action !== 'K' && action !== 'U'
         ? { path, keyword, action, rule, oldValueHash: this.pseudonyms.valueHash(value) }
         : { path, keyword, action, rule },
     );

@@ -172,9 +172,9 @@ function parseDataset(
 
 function leaf(ctx: Context, tag: number, vr: string, encoding: Encoding, pos: number, length: number, valueOffset: number): DicomElement {
   const isBulk = length > ctx.bulkThreshold || tag === Tag.PixelData || tag === Tag.FloatPixelData || tag === Tag.DoubleFloatPixelData;
-  const base = { tag, vr, encoding, headerOffset: pos, length, valueOffset, valueLength: length, end: valueOffset + length };
-  if (isBulk) return base;
-  return { ...base, value: ctx.source.read(valueOffset, length).slice() };
+  if (isBulk) return { tag, vr, encoding, headerOffset: pos, length, valueOffset, valueLength: length, end: valueOffset + length };
+  const value = ctx.source.read(valueOffset, length).slice();
+  return { tag, vr, encoding, headerOffset: pos, length, valueOffset, valueLength: length, end: valueOffset + length, value };
 }
 
 function parseItems(

@@ -1,6 +1,12 @@
 /** Value codecs for the few VRs the engine reads or writes. Character data stays bytes wherever possible. */
 
+/** Bytes → string, one char per byte (Latin-1), so that encodeAscii gives the same bytes back. */
 export function decodeAscii(bytes: Uint8Array): string {
+  if (bytes.length <= 64) {
+    let text = '';
+    for (let i = 0; i < bytes.length; i++) text += String.fromCharCode(bytes[i] ?? 0);
+    return text;
+  }
   let text = '';
   for (let i = 0; i < bytes.length; i += 4096) text += String.fromCharCode(...bytes.subarray(i, i + 4096));
   return text;
