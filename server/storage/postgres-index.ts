@@ -57,7 +57,19 @@ export class PostgresIndex implements DicomIndex {
     }
   }
 
+  /** One transaction; retried when PostgreSQL aborts it for a deadlock or a concurrent unique insert by another replica. */
   private async transaction<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        return await this.transactionOnce(work);
+      } catch (error) {
+        const code = typeof error === 'object' && error !== null && 'code' in error ? String(error.code) : '';
+        if (attempt >= 5 || !['40P01', '40001', '23505'].includes(code)) throw error;
+      }
+    }
+  }
+
+  private async transactionOnce<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
     const client = await this.pool.connect();
     try {
       await client.query('BEGIN');
