@@ -110,6 +110,7 @@ async function main(): Promise<void> {
       embeddedServerUrl: serverUrl,
       log,
       port,
+      deidWorkerScript: existsSync(join(appDir, 'deid', 'deid-worker.cjs')) ? join(appDir, 'deid', 'deid-worker.cjs') : null,
     });
     if (!values.browser) {
       process.stdout.write('The Electron binary is not installed here, so the workstation runs in the browser shell.\n');

@@ -13,6 +13,7 @@ export interface BrowserWorkstationOptions {
   readonly log: Logger;
   readonly port?: number;
   readonly healthIntervalMs?: number;
+  readonly deidWorkerScript?: string | null;
 }
 
 /** The workstation's services hosted by Node for a browser: same services, same contract, another transport. */
@@ -27,6 +28,7 @@ export async function startBrowserWorkstation(options: BrowserWorkstationOptions
     log: options.log,
     broadcast: hub.broadcast,
     ...(options.healthIntervalMs === undefined ? {} : { healthIntervalMs: options.healthIntervalMs }),
+    deidWorkerScript: options.deidWorkerScript ?? null,
   });
   const dispatch = createDispatcher(services.handlers, options.log.child({ component: 'ipc' }));
   const server = await startShellServer({

@@ -93,6 +93,7 @@ async function start(): Promise<void> {
     vault: await openSafeStorageVault(userDataDir, log),
     log,
     broadcast: hub.broadcast,
+    deidWorkerScript: join(__dirname, '..', 'deid', 'deid-worker.cjs'),
     // Sign-in pages open in the system browser, never inside the workstation window.
     openExternal: async (url) => {
       if (!url.startsWith('https://') && !url.startsWith('http://localhost') && !url.startsWith('http://127.0.0.1')) throw new Error('refused to open a non-https address');

@@ -33,6 +33,15 @@ function handlers(overrides: Partial<Handlers> = {}): Handlers {
     'albums.destroy': async () => {
       throw new AppError('FORBIDDEN');
     },
+    'import.profiles': async () => [],
+    'import.scan': async () => {
+      throw new AppError('FORBIDDEN');
+    },
+    'import.preview': async () => {
+      throw new AppError('FORBIDDEN');
+    },
+    'import.start': async () => ({ taskId: 't' }),
+    'import.cancel': async () => ({}),
     'tokens.list': async () => [],
     'tokens.create': async () => {
       throw new AppError('FORBIDDEN');

@@ -4,6 +4,8 @@ import { albumSchema, albumSummarySchema, destructionCertificateSchema, events, 
 import type { Handlers } from '../ipc/dispatcher.js';
 import { appVersion, productName } from '../version.js';
 import type { SecretVault } from './secret-vault.js';
+import { availableParallelism } from 'node:os';
+import { ImportService } from '../import/import-service.js';
 import { CompanionApi } from './companion-api.js';
 import { ServerMonitor } from './server-monitor.js';
 import { consumeBootstrapToken } from './session-bootstrap.js';
@@ -27,6 +29,8 @@ export interface WorkstationServicesOptions {
    * Electron; in the browser shell, a new tab opened by the window on main's request. Defaults to the latter.
    */
   readonly openExternal?: (url: string) => Promise<void>;
+  /** The bundled de-identification worker (app/deid/deid-worker.cjs); null runs batches in this thread. */
+  readonly deidWorkerScript?: string | null;
 }
 
 export interface WorkstationServices {
@@ -68,6 +72,15 @@ export async function createWorkstationServices(options: WorkstationServicesOpti
     session.authorized((bearer) => api.request(schema, method, path, { bearer, ...(body === undefined ? {} : { body }) }));
   const noContent = z.object({}).transform(() => ({}));
   await consumeBootstrapToken(options.userDataDir, session, log);
+  const imports = new ImportService({
+    userDataDir: options.userDataDir,
+    vault: options.vault,
+    emit,
+    log: log.child({ service: 'import' }),
+    workerScript: options.deidWorkerScript ?? null,
+    // Leave a core to the window while a batch runs.
+    workers: Math.max(1, Math.min(8, availableParallelism() - 1)),
+  });
 
   const handlers: Handlers = {
     'app.getInfo': async () => ({
@@ -105,10 +118,23 @@ export async function createWorkstationServices(options: WorkstationServicesOpti
     'albums.invite': ({ albumId, ...body }) => call(memberSchema, 'POST', `/api/albums/${albumId}/members`, body),
     'albums.destroy': ({ albumId, ...body }) => call(destructionCertificateSchema, 'POST', `/api/albums/${albumId}/destroy`, body),
     'albums.removeMember': ({ albumId, userId }) => call(noContent, 'DELETE', `/api/albums/${albumId}/members/${userId}`),
+    'import.profiles': async () => imports.profiles(),
+    'import.scan': ({ folder }) => imports.scan(folder),
+    'import.preview': ({ folder, file, profile }) => imports.preview(folder, file, profile),
+    'import.start': ({ folder, output, profile }) => imports.start(folder, output, profile),
+    'import.cancel': async ({ taskId }) => (imports.cancel(taskId), {}),
     'tokens.list': () => call(z.array(tokenSchema), 'GET', '/api/tokens'),
     'tokens.create': (input) => call(z.object({ token: tokenSchema, secret: z.string() }), 'POST', '/api/tokens', input),
     'tokens.revoke': ({ tokenId }) => call(noContent, 'DELETE', `/api/tokens/${tokenId}`),
   };
 
-  return { handlers, emit, vault: options.vault, dispose: () => monitor.stop() };
+  return {
+    handlers,
+    emit,
+    vault: options.vault,
+    dispose: () => {
+      monitor.stop();
+      imports.dispose();
+    },
+  };
 }

@@ -40,6 +40,7 @@ export const errorTable = {
   DEID_MAP_LOCKED: { message: 'The re-identification map could not be opened: wrong passphrase or damaged file.', httpStatus: 403 },
   UNSUPPORTED_MEDIA_TYPE: { message: 'The server cannot read data of this type.', httpStatus: 415 },
   NOT_ACCEPTABLE: { message: 'The server cannot answer in any of the formats the request accepts.', httpStatus: 406 },
+  CANCELLED: { message: 'The task was cancelled.', httpStatus: 409 },
   INTERNAL: { message: 'An unexpected error occurred. It has been logged; please report it.', httpStatus: 500 },
 } as const satisfies Record<string, { message: string; httpStatus: number }>;
 

@@ -136,6 +136,76 @@ export const destructionCertificateSchema = z.object({
   signature: z.string(),
 });
 
+const localPath = z.string().trim().min(1, 'choose a folder').max(4096).refine((value) => !value.includes('\0'), 'is not a valid path');
+
+export const importScanSchema = z.object({
+  folder: z.string(),
+  files: z.number(),
+  dicomFiles: z.number(),
+  directories: z.number(),
+  bytes: z.number(),
+  sampleFile: z.string().nullable(),
+  unreadable: z.array(z.object({ path: z.string(), reason: z.string() })),
+  unreadableCount: z.number(),
+  patients: z.array(
+    z.object({
+      patientId: z.string(),
+      patientName: z.string(),
+      studies: z.array(
+        z.object({
+          studyInstanceUID: z.string(),
+          studyDate: z.string(),
+          studyDescription: z.string(),
+          series: z.array(
+            z.object({
+              seriesInstanceUID: z.string(),
+              modality: z.string(),
+              seriesDescription: z.string(),
+              files: z.number(),
+              bytes: z.number(),
+              burnedInAnnotation: z.boolean(),
+            }),
+          ),
+        }),
+      ),
+    }),
+  ),
+});
+
+export const builtinProfileIds = ['basic', 'longitudinal', 'research'] as const;
+export const importProfileRefSchema = z.union([
+  z.strictObject({ builtin: z.enum(builtinProfileIds) }),
+  z.strictObject({ file: localPath }),
+]);
+
+export const importProfileSchema = z.object({
+  id: z.enum(builtinProfileIds),
+  name: z.string(),
+  description: z.string(),
+  options: z.array(z.string()),
+});
+
+export const importPreviewSchema = z.object({
+  file: z.string(),
+  status: z.string(),
+  reason: z.string().nullable(),
+  profile: z.object({ name: z.string(), version: z.string(), digest: z.string() }),
+  rows: z.array(z.object({ tag: z.string(), keyword: z.string(), before: z.string(), after: z.string(), action: z.string() })),
+});
+
+export const importSummarySchema = z.object({
+  taskId: z.string(),
+  output: z.string(),
+  reportsDir: z.string(),
+  counts: z.record(z.string(), z.number()),
+  filesTotal: z.number(),
+  bytesIn: z.number(),
+  elapsedMs: z.number(),
+  cancelled: z.boolean(),
+  problems: z.array(z.object({ input: z.string(), status: z.string(), code: z.string(), reason: z.string() })),
+  profile: z.object({ name: z.string(), version: z.string(), digest: z.string() }),
+});
+
 export const tokenExpiryChoices = ['1d', '7d', '30d', '90d', '365d'] as const;
 
 export const channels = {
@@ -172,6 +242,14 @@ export const channels = {
     output: destructionCertificateSchema,
   },
   'albums.removeMember': { input: z.strictObject({ albumId: uuid, userId: uuid }), output: empty },
+  'import.profiles': { input: empty, output: z.array(importProfileSchema) },
+  'import.scan': { input: z.strictObject({ folder: localPath }), output: importScanSchema },
+  'import.preview': { input: z.strictObject({ folder: localPath, file: z.string().max(4096), profile: importProfileRefSchema }), output: importPreviewSchema },
+  'import.start': {
+    input: z.strictObject({ folder: localPath, output: localPath, profile: importProfileRefSchema }),
+    output: z.strictObject({ taskId: z.string() }),
+  },
+  'import.cancel': { input: z.strictObject({ taskId: z.string().max(64) }), output: empty },
   'tokens.list': { input: empty, output: z.array(tokenSchema) },
   'tokens.create': {
     input: z.strictObject({
@@ -190,6 +268,7 @@ export const events = {
   'server.status': serverStatusSchema,
   'task.progress': taskProgressSchema,
   'session.changed': sessionSchema,
+  'import.finished': z.union([importSummarySchema, z.object({ taskId: z.string(), error: z.object({ code: z.string(), message: z.string(), details: z.array(z.object({ path: z.string(), issue: z.string() })) }) })]),
   /** In the browser shell, the window opens this address (the identity provider's sign-in page) in a new tab. */
   'session.openExternal': z.strictObject({ url: z.string().url() }),
 } as const satisfies Record<string, z.ZodType>;
@@ -210,6 +289,11 @@ export type AlbumSummary = z.output<typeof albumSummarySchema>;
 export type Member = z.output<typeof memberSchema>;
 export type TokenInfo = z.output<typeof tokenSchema>;
 export type DestructionCertificate = z.output<typeof destructionCertificateSchema>;
+export type ImportScan = z.output<typeof importScanSchema>;
+export type ImportProfile = z.output<typeof importProfileSchema>;
+export type ImportPreview = z.output<typeof importPreviewSchema>;
+export type ImportSummary = z.output<typeof importSummarySchema>;
+export type ImportProfileRef = z.output<typeof importProfileRefSchema>;
 
 export function isChannelName(value: unknown): value is ChannelName {
   return typeof value === 'string' && Object.prototype.hasOwnProperty.call(channels, value);
