@@ -2,6 +2,7 @@ import { useEffect, useState } from 'react';
 import type { AppInfo, ServerStatus } from '../shared/ipc/contract.js';
 import type { ParadimClient } from './ipc/client.js';
 import { AlbumsScreen } from './screens/albums-screen.js';
+import { ImportScreen } from './screens/import-screen.js';
 import { ServerStatusCard } from './screens/server-status-card.js';
 import { SettingsCard } from './screens/settings-card.js';
 import { SignInCard } from './screens/sign-in-card.js';
@@ -9,9 +10,10 @@ import { TokensScreen } from './screens/tokens-screen.js';
 import { useErrorMessage } from './use-error-message.js';
 import { useSession } from './use-session.js';
 
-type Screen = 'home' | 'albums' | 'tokens';
+type Screen = 'home' | 'import' | 'albums' | 'tokens';
 const screens: ReadonlyArray<readonly [Screen, string]> = [
   ['home', 'Home'],
+  ['import', 'Import'],
   ['albums', 'Albums'],
   ['tokens', 'Access tokens'],
 ];
@@ -80,7 +82,9 @@ export function App({ client }: { readonly client: ParadimClient }): React.JSX.E
             </div>
           </>
         )}
-        {screen !== 'home' && session !== null && !signedIn && <SignInCard client={client} session={session} />}
+        {/* De-identification is local: it needs no server and no sign-in. */}
+        {screen === 'import' && <ImportScreen client={client} />}
+        {(screen === 'albums' || screen === 'tokens') && session !== null && !signedIn && <SignInCard client={client} session={session} />}
         {screen === 'albums' && signedIn && <AlbumsScreen client={client} />}
         {screen === 'tokens' && signedIn && <TokensScreen client={client} />}
       </main>

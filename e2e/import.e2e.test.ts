@@ -1,0 +1,81 @@
+import { copyFile, mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { BrowserContext, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { chromiumPath, launchChromium } from './support/chromium.js';
+import { requireSystemFile } from './support/requirements.js';
+import { repoRoot, startWorkstation, type RunningWorkstation } from './support/workstation.js';
+
+const corpus = join(repoRoot, '..', 'shared', 'corpus');
+const chromium = requireSystemFile(chromiumPath, 'Debian Chromium', 'apt-get install chromium');
+const haveCorpus = requireSystemFile(join(corpus, 'MANIFEST.tsv'), 'The DICOM test corpus', 'check out ../shared/corpus beside the repository');
+const shots = join(repoRoot, 'test-results', 'e2e');
+
+describe.skipIf(!chromium.ok || !haveCorpus.ok)('import and de-identify (browser shell, corpus files)', () => {
+  let workstation: RunningWorkstation;
+  let browser: { context: BrowserContext; close: () => Promise<void> };
+  let page: Page;
+  let source: string;
+  let work: string;
+
+  beforeAll(async () => {
+    await mkdir(shots, { recursive: true });
+    // A "CD" as stewards receive them: odd names, a non-DICOM file and a damaged one among real images.
+    work = await mkdtemp(join(tmpdir(), 'paradim-import-e2e-'));
+    source = join(work, 'CDROM');
+    await mkdir(join(source, 'IMAGES'), { recursive: true });
+    for (const [name, from] of [
+      ['IM0001', 'ct-series/dcmqi-ct-3slice/01.dcm'],
+      ['IM0002', 'ct-series/dcmqi-ct-3slice/02.dcm'],
+      ['IM0003', 'ct-series/dcmqi-ct-3slice/03.dcm'],
+      ['BROKEN', 'malformed/gen_truncated_in_sequence.dcm'],
+    ] as const) {
+      await copyFile(join(corpus, from), join(source, 'IMAGES', name));
+    }
+    await writeFile(join(source, 'README.TXT'), 'Viewer software for Windows\n');
+    workstation = await startWorkstation();
+    browser = await launchChromium();
+    page = await browser.context.newPage();
+    await page.goto(workstation.url);
+    await page.getByRole('button', { name: 'Import', exact: true }).click();
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await workstation?.stop();
+  });
+
+  it('scans the folder and groups what it found by patient, study and series', async () => {
+    await page.getByLabel('Folder or CD to import').fill(source);
+    await page.getByRole('button', { name: 'Scan' }).click();
+    const totals = page.getByTestId('scan-totals');
+    await totals.waitFor();
+    expect(await totals.innerText()).toMatch(/^3 DICOM files of 5 · .* · 1 patient\(s\) · 2 unreadable$/);
+    expect(await page.getByRole('row').filter({ hasText: 'CT' }).count()).toBe(1);
+    await page.screenshot({ path: join(shots, 'import-scan.png'), fullPage: true });
+  });
+
+  it('previews the chosen profile on a sample: before and after', async () => {
+    await page.getByRole('radio', { name: /^Longitudinal research —/ }).check();
+    await page.getByRole('button', { name: 'Preview a sample' }).click();
+    const preview = page.getByTestId('preview');
+    await preview.waitFor();
+    const identityRemoved = preview.getByRole('row').filter({ hasText: 'PatientIdentityRemoved' });
+    expect(await identityRemoved.innerText()).toContain('YES');
+    expect(await preview.getByRole('row').filter({ hasText: 'PatientName' }).count()).toBe(1);
+    await page.screenshot({ path: join(shots, 'import-preview.png'), fullPage: true });
+  });
+
+  it('de-identifies with progress and ends with a summary that gives each reason', async () => {
+    await page.getByLabel('Write de-identified files to').fill(join(work, 'OUT'));
+    await page.getByRole('button', { name: 'De-identify' }).click();
+    const summary = page.getByTestId('import-summary');
+    await summary.waitFor({ timeout: 30_000 });
+    const text = await summary.innerText();
+    expect(text).toMatch(/De-identified\s+3/);
+    expect(text).toMatch(/Failed\s+2/);
+    expect(await page.getByRole('row').filter({ hasText: 'BROKEN' }).innerText()).toMatch(/failed/);
+    await page.screenshot({ path: join(shots, 'import-summary.png'), fullPage: true });
+  });
+});

@@ -1,0 +1,290 @@
+import { useEffect, useState, type FormEvent } from 'react';
+import { AppError } from '../../shared/errors/app-error.js';
+import { isErrorCode } from '../../shared/errors/error-table.js';
+import type { ImportPreview, ImportProfile, ImportScan, ImportSummary, TaskProgress } from '../../shared/ipc/contract.js';
+import type { ParadimClient } from '../ipc/client.js';
+import { useErrorMessage } from '../use-error-message.js';
+
+type Step = 'source' | 'review' | 'running' | 'summary';
+
+function megabytes(bytes: number): string {
+  return `${(bytes / 1_048_576).toFixed(1)} MB`;
+}
+
+/**
+ * Import and de-identify: source folder → scan (progress) → grouped by patient/study/series → profile → preview of a
+ * sample → de-identify (progress, cancel) → summary (done, quarantined, failed, each with its reason).
+ */
+export function ImportScreen({ client }: { readonly client: ParadimClient }): React.JSX.Element {
+  const [step, setStep] = useState<Step>('source');
+  const [folder, setFolder] = useState('');
+  const [scan, setScan] = useState<ImportScan | null>(null);
+  const [profiles, setProfiles] = useState<ImportProfile[]>([]);
+  const [profileId, setProfileId] = useState<ImportProfile['id']>('basic');
+  const [preview, setPreview] = useState<ImportPreview | null>(null);
+  const [output, setOutput] = useState('');
+  const [progress, setProgress] = useState<TaskProgress | null>(null);
+  const [taskId, setTaskId] = useState<string | null>(null);
+  const [summary, setSummary] = useState<ImportSummary | null>(null);
+  const [busy, setBusy] = useState(false);
+  const [error, report, clear] = useErrorMessage();
+
+  useEffect(() => {
+    client.call('import.profiles', {}).then(setProfiles, report);
+    const offProgress = client.on('task.progress', setProgress);
+    const offFinished = client.on('import.finished', (result) => {
+      if ('error' in result) {
+        report(new AppError(isErrorCode(result.error.code) ? result.error.code : 'INTERNAL', result.error.details));
+        setStep('review');
+        return;
+      }
+      setSummary(result);
+      setStep('summary');
+    });
+    return () => {
+      offProgress();
+      offFinished();
+    };
+  }, [client, report]);
+
+  const runScan = (event: FormEvent): void => {
+    event.preventDefault();
+    clear();
+    setBusy(true);
+    setScan(null);
+    setPreview(null);
+    client
+      .call('import.scan', { folder })
+      .then((result) => {
+        setScan(result);
+        setOutput(`${result.folder.replace(/[\\/]+$/, '')}-deidentified`);
+        setStep('review');
+      }, report)
+      .finally(() => setBusy(false));
+  };
+
+  const runPreview = (): void => {
+    if (scan?.sampleFile == null) return;
+    clear();
+    client.call('import.preview', { folder: scan.folder, file: scan.sampleFile, profile: { builtin: profileId } }).then(setPreview, report);
+  };
+
+  const start = (): void => {
+    if (scan === null) return;
+    clear();
+    setSummary(null);
+    setProgress(null);
+    client.call('import.start', { folder: scan.folder, output, profile: { builtin: profileId } }).then(({ taskId: id }) => {
+      setTaskId(id);
+      setStep('running');
+    }, report);
+  };
+
+  const cancel = (): void => {
+    if (taskId !== null) client.call('import.cancel', { taskId }).catch(report);
+  };
+
+  return (
+    <div className="stack">
+      <section className="card" aria-labelledby="import-title">
+        <h2 id="import-title">Import and de-identify</h2>
+        <form onSubmit={runScan} noValidate className="inline-form">
+          <label htmlFor="import-folder">Folder or CD to import</label>
+          <div className="row">
+            <input id="import-folder" value={folder} onChange={(event) => setFolder(event.target.value)} placeholder="/media/cdrom or a folder path" />
+            <button type="submit" disabled={busy || folder.trim() === ''}>
+              {busy ? 'Reading…' : 'Scan'}
+            </button>
+          </div>
+        </form>
+        {busy && progress !== null && progress.state === 'running' && (
+          <p className="muted" role="status">
+            {progress.done} files read · {megabytes(progress.bytesDone)}
+          </p>
+        )}
+        {error !== null && (
+          <p className="field-error" role="alert">
+            {error}
+          </p>
+        )}
+      </section>
+
+      {scan !== null && step !== 'source' && (
+        <section className="card" aria-labelledby="scan-title">
+          <h2 id="scan-title">What was found</h2>
+          <p className="muted" data-testid="scan-totals">
+            {scan.dicomFiles} DICOM files of {scan.files} · {megabytes(scan.bytes)} · {scan.patients.length} patient(s)
+            {scan.unreadableCount > 0 && ` · ${scan.unreadableCount} unreadable`}
+          </p>
+          <table className="grid">
+            <thead>
+              <tr>
+                <th>Patient</th>
+                <th>Study</th>
+                <th>Series</th>
+                <th>Modality</th>
+                <th>Files</th>
+                <th>Risk</th>
+              </tr>
+            </thead>
+            <tbody>
+              {scan.patients.flatMap((patient) =>
+                patient.studies.flatMap((study) =>
+                  study.series.map((series) => (
+                    <tr key={`${study.studyInstanceUID}/${series.seriesInstanceUID}`}>
+                      <td>
+                        {patient.patientName || '(no name)'} · {patient.patientId || '(no ID)'}
+                      </td>
+                      <td>
+                        {study.studyDate} {study.studyDescription}
+                      </td>
+                      <td>{series.seriesDescription || series.seriesInstanceUID.slice(-12)}</td>
+                      <td>{series.modality}</td>
+                      <td>{series.files}</td>
+                      <td>{series.burnedInAnnotation ? 'Burned-in text: will be quarantined' : '—'}</td>
+                    </tr>
+                  )),
+                ),
+              )}
+            </tbody>
+          </table>
+          {scan.unreadable.length > 0 && (
+            <details>
+              <summary>Files that are not DICOM or cannot be read ({scan.unreadableCount})</summary>
+              <ul>
+                {scan.unreadable.map((item) => (
+                  <li key={item.path}>
+                    {item.path}: {item.reason}
+                  </li>
+                ))}
+              </ul>
+            </details>
+          )}
+        </section>
+      )}
+
+      {scan !== null && step === 'review' && (
+        <section className="card" aria-labelledby="profile-title">
+          <h2 id="profile-title">Profile</h2>
+          <fieldset className="column">
+            <legend>De-identification profile</legend>
+            {profiles.map((profile) => (
+              <label key={profile.id} className="inline">
+                <input type="radio" name="profile" checked={profileId === profile.id} onChange={() => (setProfileId(profile.id), setPreview(null))} />
+                <span>
+                  <strong>{profile.name}</strong> — {profile.description}
+                </span>
+              </label>
+            ))}
+          </fieldset>
+          <div className="row">
+            <button type="button" onClick={runPreview} disabled={scan.sampleFile === null}>
+              Preview a sample
+            </button>
+          </div>
+          {preview !== null && (
+            <div data-testid="preview">
+              <p className="muted">
+                {preview.file} · {preview.status}
+                {preview.reason !== null && `: ${preview.reason}`} · profile {preview.profile.name} v{preview.profile.version}
+              </p>
+              <table className="grid">
+                <thead>
+                  <tr>
+                    <th>Attribute</th>
+                    <th>Before</th>
+                    <th>After</th>
+                    <th>Action</th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {preview.rows.map((row) => (
+                    <tr key={row.tag}>
+                      <td>
+                        {row.keyword || row.tag} <span className="muted">{row.tag}</span>
+                      </td>
+                      <td>{row.before}</td>
+                      <td>{row.after}</td>
+                      <td>{row.action}</td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            </div>
+          )}
+          <label htmlFor="import-output">Write de-identified files to</label>
+          <input id="import-output" value={output} onChange={(event) => setOutput(event.target.value)} />
+          <p className="muted">Reports go beside it, in “{output}-reports”; the re-identification map stays sealed on this workstation.</p>
+          <button type="button" onClick={start} disabled={output.trim() === ''}>
+            De-identify
+          </button>
+        </section>
+      )}
+
+      {step === 'running' && (
+        <section className="card" aria-labelledby="running-title">
+          <h2 id="running-title">De-identifying</h2>
+          {progress !== null && progress.taskId === taskId && (
+            <>
+              <progress max={progress.total ?? 1} value={progress.done} />
+              <p className="muted" role="status">
+                {progress.done} / {progress.total ?? '?'} files · {megabytes(progress.bytesDone)}
+              </p>
+            </>
+          )}
+          <button type="button" className="danger" onClick={cancel}>
+            Cancel
+          </button>
+        </section>
+      )}
+
+      {step === 'summary' && summary !== null && (
+        <section className="card" aria-labelledby="summary-title">
+          <h2 id="summary-title">{summary.cancelled ? 'Import cancelled' : 'Import finished'}</h2>
+          <dl className="facts" data-testid="import-summary">
+            <dt>De-identified</dt>
+            <dd>{summary.counts.deidentified ?? 0}</dd>
+            <dt>Quarantined</dt>
+            <dd>{summary.counts.quarantined ?? 0}</dd>
+            <dt>Dropped by the profile</dt>
+            <dd>{summary.counts.dropped ?? 0}</dd>
+            <dt>Failed</dt>
+            <dd>{summary.counts.failed ?? 0}</dd>
+            <dt>Output</dt>
+            <dd>{summary.output}</dd>
+            <dt>Reports</dt>
+            <dd>{summary.reportsDir}</dd>
+            <dt>Profile</dt>
+            <dd>
+              {summary.profile.name} v{summary.profile.version} · {summary.profile.digest.slice(0, 19)}…
+            </dd>
+          </dl>
+          {summary.problems.length > 0 && (
+            <table className="grid">
+              <thead>
+                <tr>
+                  <th>File</th>
+                  <th>Outcome</th>
+                  <th>Reason</th>
+                </tr>
+              </thead>
+              <tbody>
+                {summary.problems.map((problem) => (
+                  <tr key={problem.input}>
+                    <td>{problem.input}</td>
+                    <td>{problem.status}</td>
+                    <td>{problem.reason}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          )}
+          <p className="muted">The de-identified studies are ready to be pushed to an album.</p>
+          <button type="button" onClick={() => setStep('review')}>
+            Back
+          </button>
+        </section>
+      )}
+    </div>
+  );
+}
