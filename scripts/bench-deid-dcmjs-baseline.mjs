@@ -1,8 +1,8 @@
 // Baseline for `npm run bench:deid`: a plain dcmjs read → clean → write loop (not the product, not de-identification
 // we trust: it only blanks a few attributes, to measure the cost of a full parse and re-encode).
-const { readdirSync, readFileSync, statSync, writeFileSync, mkdirSync } = require('node:fs');
-const { join } = require('node:path');
-const dcmjs = require('dcmjs');
+import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import dcmjs from 'dcmjs';
 
 dcmjs.log.level = 'error';
 const [input, output, limitText] = process.argv.slice(2);

@@ -3,7 +3,7 @@
 // `cp -r`, all on the same warm page cache. Set PARADIM_BENCH_DIR to choose the work folder (default: tmp).
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { availableParallelism, tmpdir } from 'node:os';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { generateScaleCorpus } from './generate-scale-corpus.mjs';
@@ -54,6 +54,7 @@ if (!existsSync(marker)) {
   writeFileSync(marker, JSON.stringify(generated));
 }
 const { files, bytes } = folderStats(corpus);
+console.log(`Load average at start: ${loadavg().map((v) => v.toFixed(2)).join(' ')} (the machine may be shared; figures are medians)`);
 console.log(`Corpus: ${files} files, ${(bytes / 1e9).toFixed(2)} GB (${corpus}); ${availableParallelism()} CPUs; Node ${process.version}`);
 if (files < 2000 || bytes < 1e9) console.warn('WARNING: the corpus is smaller than the target (2,000 files, 1 GB)');
 
@@ -101,13 +102,13 @@ const runOurs = (label, extra) => {
   runs.sort((a, b) => a.seconds - b.seconds);
   return row(`${label}, median of ${repeats}`, runs[Math.floor(runs.length / 2)], files, bytes);
 };
-const ours = runOurs(`paradim-deid (${workers} workers, group commit: default)`, []);
-const oursEach = runOurs(`paradim-deid (${workers} workers, fsync each file)`, ['--durability', 'each']);
+const ours = runOurs(`paradim-deid (${workers} workers, fsync each file: default)`, []);
+const oursEach = runOurs(`paradim-deid (${workers} workers, group commit)`, ['--durability', 'group']);
 const oursNone = runOurs(`paradim-deid (${workers} workers, no flush)`, ['--durability', 'none']);
 
 const baselineOut = join(work, 'out-dcmjs');
 clean(baselineOut);
-const baseline = timed(process.execPath, [join(repo, 'scripts/bench-deid-dcmjs-baseline.cjs'), corpus, baselineOut, String(dcmjsLimit)]);
+const baseline = timed(process.execPath, [join(repo, 'scripts/bench-deid-dcmjs-baseline.mjs'), corpus, baselineOut, String(dcmjsLimit)]);
 clean(baselineOut);
 const baselineResult = JSON.parse(baseline.stdout.trim().split('\n').pop() ?? '{}');
 rows.push({
@@ -125,6 +126,7 @@ console.log('| --- | ---: | ---: | ---: | ---: |');
 for (const r of rows) {
   console.log(`| ${r.name} | ${r.seconds.toFixed(2)} | ${r.filesPerSecond.toFixed(0)} | ${r.mbPerSecond.toFixed(0)} | ${r.rss === undefined ? 'n/a' : (r.rss / 1048576).toFixed(0)} |`);
 }
+console.log(`Load average at end: ${loadavg().map((v) => v.toFixed(2)).join(' ')}`);
 console.log('');
 const verdict = (ok) => (ok ? 'met' : 'NOT met');
 for (const r of [ours, oursEach, oursNone]) {
