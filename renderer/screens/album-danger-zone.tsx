@@ -2,6 +2,7 @@ import { useState, type FormEvent } from 'react';
 import type { AlbumSummary, DestructionCertificate } from '../../shared/ipc/contract.js';
 import type { ParadimClient } from '../ipc/client.js';
 import { useErrorMessage } from '../use-error-message.js';
+import { ErrorText } from './error-text.js';
 
 /** Certified destruction at the end of the ethics approval: typed-name confirmation, then the signed certificate. */
 export function AlbumDangerZone(props: { readonly client: ParadimClient; readonly album: AlbumSummary; readonly onDestroyed: () => void }): React.JSX.Element {
@@ -72,11 +73,7 @@ export function AlbumDangerZone(props: { readonly client: ParadimClient; readonl
         <input id="destroy-reason" value={reason} onChange={(event) => setReason(event.target.value)} />
         <label htmlFor="destroy-confirm">Type the album name to confirm: {album.name}</label>
         <input id="destroy-confirm" value={confirmName} onChange={(event) => setConfirmName(event.target.value)} autoComplete="off" />
-        {error !== null && (
-          <p className="field-error" role="alert">
-            {error}
-          </p>
-        )}
+        <ErrorText error={error} />
         <button type="submit" className="danger" disabled={busy || confirmName !== album.name}>
           {busy ? 'Destroying…' : 'Destroy album'}
         </button>

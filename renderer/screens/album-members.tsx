@@ -4,6 +4,7 @@ import { AlbumDangerZone } from './album-danger-zone.js';
 import type { AlbumSummary, Member } from '../../shared/ipc/contract.js';
 import type { ParadimClient } from '../ipc/client.js';
 import { useErrorMessage } from '../use-error-message.js';
+import { ErrorText } from './error-text.js';
 
 export function AlbumMembers(props: { readonly client: ParadimClient; readonly album: AlbumSummary; readonly onBack: () => void }): React.JSX.Element {
   const { client, album, onBack } = props;
@@ -42,11 +43,7 @@ export function AlbumMembers(props: { readonly client: ParadimClient; readonly a
       <p className="muted">
         Ethics protocol {album.ethicsProtocol ?? '—'} · destruction {album.destructionDate === null ? 'not scheduled' : new Date(album.destructionDate).toLocaleDateString()}
       </p>
-      {error !== null && (
-        <p className="field-error" role="alert">
-          {error}
-        </p>
-      )}
+      <ErrorText error={error} />
       {saved !== null && <p className="field-ok">{saved}</p>}
       {members === null ? (
         <p className="muted">Loading…</p>
@@ -127,11 +124,7 @@ function InviteForm(props: { readonly client: ParadimClient; readonly albumId: s
           Invite
         </button>
       </div>
-      {error !== null && (
-        <p className="field-error" role="alert">
-          {error}
-        </p>
-      )}
+      <ErrorText error={error} />
     </form>
   );
 }

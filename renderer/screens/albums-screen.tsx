@@ -3,6 +3,7 @@ import type { AlbumSummary } from '../../shared/ipc/contract.js';
 import type { ParadimClient } from '../ipc/client.js';
 import { useErrorMessage } from '../use-error-message.js';
 import { AlbumMembers } from './album-members.js';
+import { ErrorText } from './error-text.js';
 
 function day(value: string | null): string {
   return value === null ? '—' : new Date(value).toLocaleDateString();
@@ -24,11 +25,7 @@ export function AlbumsScreen({ client }: { readonly client: ParadimClient }): Re
     <div className="stack">
       <section className="card" aria-labelledby="albums-title">
         <h2 id="albums-title">Albums</h2>
-        {error !== null && (
-          <p className="field-error" role="alert">
-            {error}
-          </p>
-        )}
+        <ErrorText error={error} />
         {albums === null ? (
           <p className="muted">Loading…</p>
         ) : albums.length === 0 ? (
@@ -98,11 +95,7 @@ function NewAlbumCard({ client, onCreated }: { readonly client: ParadimClient; r
         <input id="album-ethics" value={ethicsProtocol} onChange={(event) => setEthicsProtocol(event.target.value)} />
         <label htmlFor="album-destruction">Destruction date</label>
         <input id="album-destruction" type="date" value={destructionDate} onChange={(event) => setDestructionDate(event.target.value)} />
-        {error !== null && (
-          <p className="field-error" role="alert">
-            {error}
-          </p>
-        )}
+        <ErrorText error={error} />
         <button type="submit">Create album</button>
       </form>
     </section>

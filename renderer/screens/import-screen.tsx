@@ -4,6 +4,7 @@ import { isErrorCode } from '../../shared/errors/error-table.js';
 import type { ImportPreview, ImportProfile, ImportScan, ImportSummary, TaskProgress } from '../../shared/ipc/contract.js';
 import type { ParadimClient } from '../ipc/client.js';
 import { useErrorMessage } from '../use-error-message.js';
+import { ErrorText } from './error-text.js';
 
 type Step = 'source' | 'review' | 'running' | 'summary';
 
@@ -102,11 +103,7 @@ export function ImportScreen({ client }: { readonly client: ParadimClient }): Re
             {progress.done} files read · {megabytes(progress.bytesDone)}
           </p>
         )}
-        {error !== null && (
-          <p className="field-error" role="alert">
-            {error}
-          </p>
-        )}
+        <ErrorText error={error} />
       </section>
 
       {scan !== null && step !== 'source' && (

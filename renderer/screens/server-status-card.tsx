@@ -2,6 +2,7 @@ import { useState } from 'react';
 import type { ServerStatus } from '../../shared/ipc/contract.js';
 import type { ParadimClient } from '../ipc/client.js';
 import { useErrorMessage } from '../use-error-message.js';
+import { ErrorText } from './error-text.js';
 
 const stateLabel: Record<ServerStatus['state'], string> = { unknown: 'Checking…', online: 'Online', offline: 'Offline' };
 
@@ -46,7 +47,7 @@ export function ServerStatusCard(props: {
           </>
         )}
       </dl>
-      {error !== null && <p className="field-error">{error}</p>}
+      <ErrorText error={error} />
       <button type="button" onClick={check} disabled={busy}>
         {busy ? 'Checking…' : 'Check now'}
       </button>

@@ -2,6 +2,7 @@ import { useEffect, useState, type FormEvent } from 'react';
 import type { Settings } from '../../shared/ipc/contract.js';
 import type { ParadimClient } from '../ipc/client.js';
 import { useErrorMessage } from '../use-error-message.js';
+import { ErrorText } from './error-text.js';
 
 export function SettingsCard({ client }: { readonly client: ParadimClient }): React.JSX.Element {
   const [settings, setSettings] = useState<Settings | null>(null);
@@ -42,11 +43,7 @@ export function SettingsCard({ client }: { readonly client: ParadimClient }): Re
           onChange={(event) => setServerUrl(event.target.value)}
           aria-invalid={error !== null}
         />
-        {error !== null && (
-          <p className="field-error" role="alert">
-            {error}
-          </p>
-        )}
+        <ErrorText error={error} />
         {saved && <p className="field-ok">Settings saved.</p>}
         <button type="submit" disabled={settings === null}>
           Save

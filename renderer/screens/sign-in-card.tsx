@@ -2,6 +2,7 @@ import { useState, type FormEvent } from 'react';
 import type { Session } from '../../shared/ipc/contract.js';
 import type { ParadimClient } from '../ipc/client.js';
 import { useErrorMessage } from '../use-error-message.js';
+import { ErrorText } from './error-text.js';
 
 export function SignInCard({ client, session }: { readonly client: ParadimClient; readonly session: Session }): React.JSX.Element {
   const [token, setToken] = useState('');
@@ -49,11 +50,7 @@ export function SignInCard({ client, session }: { readonly client: ParadimClient
           {busy === 'token' ? 'Signing in…' : 'Sign in with token'}
         </button>
       </form>
-      {error !== null && (
-        <p className="field-error" role="alert">
-          {error}
-        </p>
-      )}
+      <ErrorText error={error} />
     </section>
   );
 }

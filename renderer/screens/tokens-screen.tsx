@@ -3,6 +3,7 @@ import { tokenPermissions, type TokenPermission } from '../../shared/domain/acce
 import { tokenExpiryChoices, type AlbumSummary, type TokenInfo } from '../../shared/ipc/contract.js';
 import type { ParadimClient } from '../ipc/client.js';
 import { useErrorMessage } from '../use-error-message.js';
+import { ErrorText } from './error-text.js';
 
 const expiryLabels: Record<(typeof tokenExpiryChoices)[number], string> = {
   '1d': '1 day',
@@ -37,11 +38,7 @@ export function TokensScreen({ client }: { readonly client: ParadimClient }): Re
     <div className="stack">
       <section className="card" aria-labelledby="tokens-title">
         <h2 id="tokens-title">My access tokens</h2>
-        {error !== null && (
-          <p className="field-error" role="alert">
-            {error}
-          </p>
-        )}
+        <ErrorText error={error} />
         {tokens === null ? (
           <p className="muted">Loading…</p>
         ) : tokens.length === 0 ? (
@@ -139,11 +136,7 @@ function NewTokenCard(props: { readonly client: ParadimClient; readonly albums: 
             </option>
           ))}
         </select>
-        {error !== null && (
-          <p className="field-error" role="alert">
-            {error}
-          </p>
-        )}
+        <ErrorText error={error} />
         <button type="submit">Create token</button>
       </form>
       {secret !== null && (
