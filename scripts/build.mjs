@@ -14,7 +14,11 @@ const common = { bundle: true, platform: 'node', target: 'node20', format: 'cjs'
 const external = ['electron', 'better-sqlite3', 'pg-native'];
 
 const targets = {
-  server: () => build({ ...common, entryPoints: { cli: 'server/cli.ts' }, outdir: 'app/server', outExtension: { '.js': '.cjs' }, external }),
+  // The companion server (npm bin `paradim-server`).
+  server: async () => {
+    await build({ ...common, entryPoints: { cli: 'server/cli.ts' }, outdir: 'app/server', outExtension: { '.js': '.cjs' }, external, banner: { js: '#!/usr/bin/env node' } });
+    await chmod('app/server/cli.cjs', 0o755);
+  },
   main: () =>
     build({
       ...common,
