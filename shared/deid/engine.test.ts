@@ -175,6 +175,10 @@ describe('DeidEngine', () => {
     expect(us.status).toBe('quarantined');
     const overlay = run(withTag([[0x60003000, new Uint8Array(8), 'OW']]));
     expect(overlay.status).toBe('quarantined');
+    const slide = (imageType: string): TestItem =>
+      ([...base.map(([t, v, vr]) => (t === 0x00080016 ? [t, '1.2.840.10008.5.1.4.1.1.77.1.6', vr] : [t, v, vr])), [0x00080008, imageType]] as TestItem).sort((a, b) => a[0] - b[0]);
+    expect(run(slide('DERIVED\\PRIMARY\\VOLUME\\NONE')).status).toBe('deidentified');
+    expect(run(slide('ORIGINAL\\PRIMARY\\LABEL\\NONE')).status).toBe('quarantined');
     const sr = run(base.map(([t, v, vr]) => (t === 0x00080016 ? [t, '1.2.840.10008.5.1.4.1.1.88.33', vr] : [t, v, vr])) as TestItem);
     expect(sr.status).toBe('dropped');
   });

@@ -30,6 +30,7 @@ const HIGH_RISK_SOP_PREFIXES = [
   '1.2.840.10008.5.1.4.1.1.7', // secondary capture (all variants, including screen captures)
   '1.2.840.10008.5.1.4.1.1.77.1.', // visible light (endoscopy, photographs, video)
 ];
+const WHOLE_SLIDE_MICROSCOPY = '1.2.840.10008.5.1.4.1.1.77.1.6';
 const HIGH_RISK_SOP_EXACT = new Set(['1.2.840.10008.5.1.4.1.1.6', '1.2.840.10008.5.1.4.1.1.3']);
 /** Structured and document objects: dropped unless Clean Structured Content is chosen. */
 const STRUCTURED_SOP_PREFIXES: readonly [string, string][] = [
@@ -281,7 +282,13 @@ export class DeidEngine {
     const risks: string[] = [];
     if (pixelData !== undefined) {
       if (burnedIn === 'YES') risks.push('BurnedInAnnotation is YES');
-      if (HIGH_RISK_SOP_EXACT.has(sopClass) || HIGH_RISK_SOP_PREFIXES.some((prefix) => sopClass.startsWith(prefix))) risks.push(`SOP class ${sopClass} often carries burned-in text`);
+      if (sopClass === WHOLE_SLIDE_MICROSCOPY) {
+        // Slide label and overview images show the paper label (names, barcodes); tiled tissue images do not.
+        const imageType = textOf(find(dataset, 0x00080008), false).toUpperCase().split('\\');
+        if (imageType.includes('LABEL') || imageType.includes('OVERVIEW')) risks.push('a whole-slide LABEL or OVERVIEW image shows the slide label');
+      } else if (HIGH_RISK_SOP_EXACT.has(sopClass) || HIGH_RISK_SOP_PREFIXES.some((prefix) => sopClass.startsWith(prefix))) {
+        risks.push(`SOP class ${sopClass} often carries burned-in text`);
+      }
       else if (modality === 'US' || modality === 'XC' || modality === 'ES') risks.push(`modality ${modality} often carries burned-in text`);
     }
     if (dataset.some((element) => (element.tag >>> 16 & 0xff01) === 0x6000 && (element.tag & 0xffff) === 0x3000)) risks.push('the file has overlay data');
@@ -722,16 +729,16 @@ function collectIdentifying(file: DicomFile, options: Readonly<Record<DeidOption
     const element = find(file.dataset, tag);
     if (element?.value === undefined) continue;
     const text = decodeAscii(element.value).replace(/[\0 ]+$/, '').trim();
-    const parts = new Set<string>();
+    const parts = new Map<string, IdentifyingKind>();
     for (const value of text.split('\\')) {
       const trimmed = value.trim();
-      if (trimmed.length >= 4) parts.add(trimmed);
+      if (trimmed.length >= 4) parts.set(trimmed, kind);
       if (kind === 'name') {
-        // Components of a person name (family, given...), and the name without its empty trailing components.
-        for (const component of trimmed.split(/[\^=]/)) if (component.trim().length >= 4) parts.add(component.trim());
+        // Components of a person name (family, given...).
+        for (const component of trimmed.split(/[\^=]/)) if (component.trim().length >= 4 && !parts.has(component.trim())) parts.set(component.trim(), 'name-part');
       }
     }
-    for (const part of parts) if (!/^[0\s.^]*$/.test(part)) values.push({ label, kind, bytes: encodeAscii(part) });
+    for (const [part, partKind] of parts) if (!/^[0\s.^]*$/.test(part)) values.push({ label, kind: partKind, bytes: encodeAscii(part) });
   }
   return values;
 }
@@ -752,11 +759,14 @@ function scrub(value: Uint8Array, state: FileState): { bytes: Uint8Array; remove
   return { bytes, removed };
 }
 
-type IdentifyingKind = 'id' | 'name' | 'date' | 'uid' | 'institution' | 'device';
+type IdentifyingKind = 'id' | 'name' | 'name-part' | 'date' | 'uid' | 'institution' | 'device';
 const CHECK_TEXT_VRS = new Set(['AE', 'CS', 'LO', 'LT', 'PN', 'SH', 'ST', 'UC', 'UT', 'UR', 'UN', 'OB']);
 /** Attributes that legitimately repeat an institution or device value (the manufacturer is often the institution's name in test data). */
+const EQUIPMENT = [0x00080070, 0x00081090, 0x00181020, 0x00181016, 0x00181018, 0x00181019];
 const EXEMPT: Partial<Record<IdentifyingKind, ReadonlySet<number>>> = {
-  institution: new Set([0x00080070, 0x00081090]),
+  institution: new Set(EQUIPMENT),
+  // A single name component (e.g. "Test") may also be a word of an equipment description; whole names are not exempt.
+  'name-part': new Set(EQUIPMENT),
 };
 
 function isWordByte(byte: number | undefined): boolean {
@@ -775,6 +785,7 @@ function containsToken(haystack: Uint8Array, needle: Uint8Array): boolean {
 }
 
 function checkedVr(kind: IdentifyingKind, vr: string): boolean {
+  // name, name-part, id, institution, device: text VRs only.
   if (kind === 'uid') return vr === 'UI' || CHECK_TEXT_VRS.has(vr);
   if (kind === 'date') return vr === 'DA' || vr === 'DT' || CHECK_TEXT_VRS.has(vr);
   return CHECK_TEXT_VRS.has(vr);
