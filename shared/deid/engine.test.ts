@@ -115,6 +115,23 @@ describe('DeidEngine', () => {
     expect(text(ref ?? [], 0x0020000e)).toBe(text(elements, 0x0020000e));
   });
 
+  it('applies the rules inside UN-encoded sequences and undefined-length items, and keeps unchanged sequences byte for byte', () => {
+    const dataset: TestItem = [
+      ...base.filter(([t]) => t !== 0x00081115),
+      [0x00081115, [[[0x0020000e, '1.2.826.0.1.3680043.99.3'], [0x00081155, '1.2.826.0.1.3680043.99.1'], [0x00100010, 'Doe^Jane']]], 'UN'],
+      [0x00082112, { undefinedLength: true, items: [[[0x00081150, '1.2.840.10008.5.1.4.1.1.2'], [0x00081155, '1.2.826.0.1.3680043.99.7']]] }],
+    ].sort((a, b) => (a[0] as number) - (b[0] as number)) as TestItem;
+    const { elements } = output(run(dataset));
+    const un = elements.find((e) => e.tag === 0x00081115);
+    expect(un?.vr).toBe('UN');
+    const item = un?.items?.[0]?.elements ?? [];
+    expect(text(item, 0x00081155)).toBe(text(elements, 0x00080018));
+    expect(text(item, 0x00100010)).toMatch(/^PAT-/);
+    const source = elements.find((e) => e.tag === 0x00082112)?.items?.[0]?.elements ?? [];
+    expect(text(source, 0x00081150)).toBe('1.2.840.10008.5.1.4.1.1.2');
+    expect(text(source, 0x00081155)).toMatch(/^2\.25\./);
+  });
+
   it('is consistent for the same key and different for another key', () => {
     const a = output(run(base, {}, 'k1')).bytes;
     const b = output(run(base, {}, 'k1')).bytes;
