@@ -35,10 +35,10 @@ describe('paradim-server admin commands', () => {
     expect(token.stdout).toMatch(/^pdw_[0-9a-f]{16}_[A-Za-z0-9_-]{43}\n$/);
     const secret = token.stdout.trim();
 
-    const identity = IdentityStore.open(data);
-    const check = identity.authenticate(secret);
+    const identity = await IdentityStore.open({ dataDir: data });
+    const check = await identity.authenticate(secret);
     expect(check).toMatchObject({ ok: true, token: { albumId, permissions: ['read', 'download'] }, user: { subject: 'alice' } });
-    expect(identity.getMember(albumId, check.ok ? check.user.id : '')).not.toBeNull();
+    expect(await identity.getMember(albumId, check.ok ? check.user.id : '')).not.toBeNull();
     identity.close();
 
     expect((await run('token', 'revoke', '--data', data, secret)).code).toBe(0);

@@ -27,7 +27,8 @@ export const adminUsage = `Administration (same data folder as "serve"):
   paradim-server audit verify  --data DIR [--public-key FILE]   exit 0 only when the trail is intact
   paradim-server audit export  --data DIR [--out FILE]          NDJSON, OpenSearch bulk format
   paradim-server audit public-key --data DIR
-Environment: PARADIM_DATA_DIR instead of --data; PARADIM_AUDIT_KEY_FILE for the checkpoint signing key.
+Environment: PARADIM_DATA_DIR instead of --data; DATABASE_URL when the server runs on PostgreSQL;
+PARADIM_AUDIT_KEY_FILE for the checkpoint signing key.
 `;
 
 export class UsageError extends Error {}
@@ -52,8 +53,8 @@ function dateOption(value: string | undefined, flag: string): string | null {
 }
 
 async function withStores<T>(dataDir: string, work: (identity: IdentityStore, record: (event: Partial<AuditEvent> & Pick<AuditEvent, 'action'>) => Promise<void>) => Promise<T>): Promise<T> {
-  const identity = IdentityStore.open(dataDir);
-  const audit = AuditLog.open(auditPaths(dataDir, process.env.PARADIM_AUDIT_KEY_FILE));
+  const identity = await IdentityStore.open({ dataDir, databaseUrl: databaseUrl() });
+  const audit = await AuditLog.open(auditPaths(dataDir, process.env.PARADIM_AUDIT_KEY_FILE, databaseUrl()));
   const actor = `cli:${userInfo().username}`;
   const record = async (event: Partial<AuditEvent> & Pick<AuditEvent, 'action'>): Promise<void> => {
     await audit.append({
@@ -75,8 +76,14 @@ async function withStores<T>(dataDir: string, work: (identity: IdentityStore, re
     return await work(identity, record);
   } finally {
     await audit.close();
-    identity.close();
+    await identity.close();
   }
+}
+
+/** The same PostgreSQL as `serve` when the server runs at scale (DATABASE_URL); the embedded SQLite files otherwise. */
+function databaseUrl(): string | undefined {
+  const url = process.env.DATABASE_URL;
+  return url === undefined || url === '' ? undefined : url;
 }
 
 function out(text: string): void {
@@ -88,7 +95,7 @@ async function userCommand(sub: string | undefined, args: string[]): Promise<num
   const { values } = parseArgs({ args, options: { ...common, name: { type: 'string' }, admin: { type: 'boolean', default: false } } });
   const name = required(values.name, '--name');
   return withStores(dataDirOf(values), async (identity, record) => {
-    const user = identity.ensureLocalUser(name, { isAdmin: values.admin });
+    const user = await identity.ensureLocalUser(name, { isAdmin: values.admin });
     await record({ action: 'user.provision', detail: { userId: user.id, admin: user.isAdmin } });
     out(user.id);
     return 0;
@@ -99,7 +106,7 @@ async function albumCommand(sub: string | undefined, args: string[]): Promise<nu
   if (sub === 'list') {
     const { values } = parseArgs({ args, options: common });
     return withStores(dataDirOf(values), async (identity) => {
-      for (const album of identity.listAlbums()) out(`${album.id}\t${album.name}\t${album.ethicsProtocol ?? ''}\t${album.destructionDate ?? ''}`);
+      for (const album of await identity.listAlbums()) out(`${album.id}\t${album.name}\t${album.ethicsProtocol ?? ''}\t${album.destructionDate ?? ''}`);
       return 0;
     });
   }
@@ -120,8 +127,8 @@ async function albumCommand(sub: string | undefined, args: string[]): Promise<nu
   const approvalExpiry = dateOption(values['approval-expiry'], '--approval-expiry');
   const destructionDate = dateOption(values['destruction-date'], '--destruction-date');
   return withStores(dataDirOf(values), async (identity, record) => {
-    const admin = values['admin-user'] === undefined ? null : identity.ensureLocalUser(values['admin-user']);
-    const album = identity.createAlbum({
+    const admin = values['admin-user'] === undefined ? null : await identity.ensureLocalUser(values['admin-user']);
+    const album = await identity.createAlbum({
       name,
       description: values.description ?? null,
       ethicsProtocol: values['ethics-protocol'] ?? null,
@@ -140,7 +147,7 @@ async function tokenCommand(sub: string | undefined, args: string[]): Promise<nu
     const { values, positionals } = parseArgs({ args, options: common, allowPositionals: true });
     const target = required(positionals[0], 'the token secret or id');
     return withStores(dataDirOf(values), async (identity, record) => {
-      const revoked = identity.revokeToken(target);
+      const revoked = await identity.revokeToken(target);
       if (!revoked) {
         process.stderr.write('No active token with that secret or id.\n');
         return 1;
@@ -154,8 +161,8 @@ async function tokenCommand(sub: string | undefined, args: string[]): Promise<nu
   if (sub === 'list') {
     const { values } = parseArgs({ args, options: { ...common, user: { type: 'string' } } });
     return withStores(dataDirOf(values), async (identity) => {
-      const user = values.user === undefined ? null : identity.findUser('local', values.user);
-      const tokens = identity.listTokens(user === null ? {} : { userId: user.id });
+      const user = values.user === undefined ? null : await identity.findUser('local', values.user);
+      const tokens = await identity.listTokens(user === null ? {} : { userId: user.id });
       for (const token of tokens) {
         const state = token.revokedAt !== null ? 'revoked' : token.expiresAt !== null && new Date(token.expiresAt) <= new Date() ? 'expired' : 'active';
         out([token.id, state, token.userId, token.albumId ?? '-', token.permissions.join(','), token.expiresAt ?? '-', token.lastUsedAt ?? 'never'].join('\t'));
@@ -188,20 +195,20 @@ async function tokenCommand(sub: string | undefined, args: string[]): Promise<nu
   }
   const notBefore = dateOption(values['not-before'], '--not-before');
   return withStores(dataDirOf(values), async (identity, record) => {
-    const user = identity.ensureLocalUser(userName);
+    const user = await identity.ensureLocalUser(userName);
     if (values.album !== undefined) {
-      const album = identity.getAlbum(values.album);
+      const album = await identity.getAlbum(values.album);
       if (album === null || album.destroyedAt !== null) {
         process.stderr.write(`No album with id ${values.album}.\n`);
         return 2;
       }
-      if (identity.getMember(album.id, user.id) === null) {
-        identity.addMember(album.id, user.id, { flags: { download: permissions.includes('download'), addSeries: permissions.includes('write') } });
+      if (await identity.getMember(album.id, user.id) === null) {
+        await identity.addMember(album.id, user.id, { flags: { download: permissions.includes('download'), addSeries: permissions.includes('write') } });
         await record({ action: 'album.member-add', albumId: album.id, detail: { userId: user.id } });
         process.stderr.write(`${userName} was added to album "${album.name}" as a member.\n`);
       }
     }
-    const { token, secret } = identity.createToken({
+    const { token, secret } = await identity.createToken({
       userId: user.id,
       albumId: values.album ?? null,
       permissions,
@@ -218,10 +225,10 @@ async function tokenCommand(sub: string | undefined, args: string[]): Promise<nu
 
 async function auditCommand(sub: string | undefined, args: string[]): Promise<number> {
   const { values } = parseArgs({ args, options: { ...common, out: { type: 'string' }, 'public-key': { type: 'string' } } });
-  const paths = auditPaths(dataDirOf(values), process.env.PARADIM_AUDIT_KEY_FILE);
+  const paths = auditPaths(dataDirOf(values), process.env.PARADIM_AUDIT_KEY_FILE, databaseUrl());
   if (sub === 'verify') {
     const publicKey = values['public-key'] === undefined ? undefined : await readFile(values['public-key'], 'utf8');
-    const result = verifyAuditTrail(paths, publicKey);
+    const result = await verifyAuditTrail(paths, publicKey);
     if (result.ok) {
       out(`Audit trail intact: ${result.entries} entries, ${result.checkpoints} signed checkpoints, last entry ${result.lastSeq}.`);
       return 0;
@@ -231,14 +238,14 @@ async function auditCommand(sub: string | undefined, args: string[]): Promise<nu
   }
   if (sub === 'export') {
     if (values.out === undefined) {
-      for (const line of exportAuditNdjson(paths)) {
+      for await (const line of exportAuditNdjson(paths)) {
         if (!process.stdout.write(line)) await new Promise<void>((resolve) => process.stdout.once('drain', () => resolve()));
       }
       return 0;
     }
     const temp = `${values.out}.${process.pid}.tmp`;
     const stream = createWriteStream(temp, { mode: 0o600 });
-    for (const line of exportAuditNdjson(paths)) {
+    for await (const line of exportAuditNdjson(paths)) {
       if (!stream.write(line)) await new Promise<void>((resolve) => stream.once('drain', () => resolve()));
     }
     await new Promise<void>((resolve, reject) => stream.end((error?: Error | null) => (error == null ? resolve() : reject(error))));
@@ -250,7 +257,7 @@ async function auditCommand(sub: string | undefined, args: string[]): Promise<nu
     return 0;
   }
   if (sub === 'public-key') {
-    const log = AuditLog.open(paths);
+    const log = await AuditLog.open(paths);
     out(log.publicKeyPem);
     await log.close();
     return 0;

@@ -28,7 +28,7 @@ function event(overrides: Partial<AuditEvent> = {}): AuditEvent {
 
 async function filledTrail(count: number, checkpointEvery = 10): Promise<AuditPaths> {
   const paths = auditPaths(await mkdtemp(join(tmpdir(), 'paradim-audit-')));
-  const log = AuditLog.open(paths, { checkpointEvery });
+  const log = await AuditLog.open(paths, { checkpointEvery });
   // Groups of five concurrent requests, as a busy server sees them.
   for (let i = 0; i < count; i += 5) {
     await Promise.all(Array.from({ length: Math.min(5, count - i) }, (_, j) => log.append(event({ requestId: `req-${i + j}` }))));
@@ -48,19 +48,19 @@ function tamper(paths: AuditPaths, sql: string): void {
 describe('audit trail', () => {
   it('chains every entry, group-commits concurrent appends and verifies intact', async () => {
     const paths = await filledTrail(57);
-    const result = verifyAuditTrail(paths);
+    const result = await verifyAuditTrail(paths);
     expect(result).toMatchObject({ ok: true, entries: 57, lastSeq: 57, problems: [] });
     expect(result.checkpoints).toBeGreaterThanOrEqual(1);
   });
 
   it('keeps one chain when two processes share the trail', async () => {
     const paths = auditPaths(await mkdtemp(join(tmpdir(), 'paradim-audit-')));
-    const a = AuditLog.open(paths);
-    const b = AuditLog.open(paths);
+    const a = await AuditLog.open(paths);
+    const b = await AuditLog.open(paths);
     for (let i = 0; i < 20; i++) await Promise.all([a.append(event({ requestId: `a${i}` })), b.append(event({ requestId: `b${i}` }))]);
     await a.close();
     await b.close();
-    expect(verifyAuditTrail(paths)).toMatchObject({ ok: true, entries: 40 });
+    expect(await verifyAuditTrail(paths)).toMatchObject({ ok: true, entries: 40 });
   });
 
   it('refuses updates and deletes through SQL while the guards are in place', async () => {
@@ -74,7 +74,7 @@ describe('audit trail', () => {
   it('detects an edited entry', async () => {
     const paths = await filledTrail(30);
     tamper(paths, "UPDATE audit_entries SET actor_id = 'someone-else' WHERE seq = 7");
-    const result = verifyAuditTrail(paths);
+    const result = await verifyAuditTrail(paths);
     expect(result.ok).toBe(false);
     expect(result.problems).toContain('entry 7 was altered (its hash does not match its content)');
   });
@@ -82,7 +82,7 @@ describe('audit trail', () => {
   it('detects a deleted entry', async () => {
     const paths = await filledTrail(30);
     tamper(paths, 'DELETE FROM audit_entries WHERE seq = 12');
-    const result = verifyAuditTrail(paths);
+    const result = await verifyAuditTrail(paths);
     expect(result.ok).toBe(false);
     expect(result.problems.join('\n')).toMatch(/entries 12\.\.12 are missing/);
   });
@@ -90,7 +90,7 @@ describe('audit trail', () => {
   it('detects reordered entries', async () => {
     const paths = await filledTrail(30);
     tamper(paths, 'UPDATE audit_entries SET seq = -1 WHERE seq = 5; UPDATE audit_entries SET seq = 5 WHERE seq = 6; UPDATE audit_entries SET seq = 6 WHERE seq = -1;');
-    const result = verifyAuditTrail(paths);
+    const result = await verifyAuditTrail(paths);
     expect(result.ok).toBe(false);
     expect(result.problems.join('\n')).toMatch(/entry (5|6) does not follow/);
   });
@@ -98,7 +98,7 @@ describe('audit trail', () => {
   it('detects a truncated trail through the signed head', async () => {
     const paths = await filledTrail(30, 1000);
     tamper(paths, 'DELETE FROM audit_entries WHERE seq > 25; DELETE FROM audit_checkpoints WHERE seq > 25;');
-    const result = verifyAuditTrail(paths);
+    const result = await verifyAuditTrail(paths);
     expect(result.ok).toBe(false);
     expect(result.problems.join('\n')).toMatch(/the signed head names entry 30, which is missing/);
   });
@@ -120,14 +120,14 @@ describe('audit trail', () => {
       prev = hash;
     }
     db.close();
-    const result = verifyAuditTrail(paths);
+    const result = await verifyAuditTrail(paths);
     expect(result.ok).toBe(false);
     expect(result.problems.join('\n')).toMatch(/checkpoint at entry 10 does not match the trail \(rewritten\)/);
   });
 
   it('fails the append, and so the request, when the entry cannot be written', async () => {
     const paths = auditPaths(await mkdtemp(join(tmpdir(), 'paradim-audit-')));
-    const log = AuditLog.open(paths);
+    const log = await AuditLog.open(paths);
     await log.append(event());
     const db = new Database(paths.dbFile);
     db.exec("CREATE TRIGGER fail_insert BEFORE INSERT ON audit_entries BEGIN SELECT RAISE(ABORT, 'disk full'); END;");
@@ -138,15 +138,16 @@ describe('audit trail', () => {
 
   it('queries with filters and exports the OpenSearch bulk format', async () => {
     const paths = auditPaths(await mkdtemp(join(tmpdir(), 'paradim-audit-')));
-    const log = AuditLog.open(paths);
+    const log = await AuditLog.open(paths);
     await log.append(event({ actorId: 'alice', action: 'album.read' }));
     await log.append(event({ actorId: 'bob', outcome: 'denied', action: 'auth.denied', httpStatus: 403 }));
     await log.append(event({ actorId: 'alice', action: 'dicomweb.search' }));
-    expect(log.query({ actorId: 'alice' }).map((r) => r.action)).toEqual(['album.read', 'dicomweb.search']);
-    expect(log.query({ outcome: 'denied' })).toHaveLength(1);
-    expect(log.query({ afterSeq: 1, limit: 1 }).map((r) => r.seq)).toEqual([2]);
+    expect((await log.query({ actorId: 'alice' })).map((r) => r.action)).toEqual(['album.read', 'dicomweb.search']);
+    expect(await log.query({ outcome: 'denied' })).toHaveLength(1);
+    expect((await log.query({ afterSeq: 1, limit: 1 })).map((r) => r.seq)).toEqual([2]);
     await log.close();
-    const lines = [...exportAuditNdjson(paths)].map((line) => JSON.parse(line) as Record<string, unknown>);
+    const lines: Array<Record<string, unknown>> = [];
+    for await (const line of exportAuditNdjson(paths)) lines.push(JSON.parse(line) as Record<string, unknown>);
     expect(lines).toHaveLength(6);
     expect(lines[0]).toEqual({ index: { _index: 'paradim-audit', _id: '1' } });
     expect(lines[1]).toMatchObject({ seq: 1, actorId: 'alice', action: 'album.read' });

@@ -1,13 +1,15 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import Database from 'better-sqlite3';
 import { AppError } from '../../shared/errors/app-error.js';
 import { auditEventSchema, genesisHash, hashAuditRecord, type AuditAction, type AuditEvent, type AuditOutcome, type AuditRecord } from './audit-entry.js';
 import { loadOrCreateSigner, writeFileDurably, type AuditSigner } from './audit-signer.js';
+import { PostgresDb, SqliteDb, type SqlDb } from '../db/sql-db.js';
 
-export const auditSchemaSql = `
+/** The audit tables; UPDATE and DELETE are refused by triggers (an attacker with file access can drop them: verify). */
+export function auditSchemaSql(dialect: SqlDb['dialect']): string {
+  const tables = `
 CREATE TABLE IF NOT EXISTS audit_entries (
-  seq INTEGER PRIMARY KEY,
+  seq BIGINT PRIMARY KEY,
   time TEXT NOT NULL,
   action TEXT NOT NULL,
   outcome TEXT NOT NULL,
@@ -28,31 +30,50 @@ CREATE INDEX IF NOT EXISTS audit_by_time ON audit_entries (time);
 CREATE INDEX IF NOT EXISTS audit_by_actor ON audit_entries (actor_id, seq);
 CREATE INDEX IF NOT EXISTS audit_by_album ON audit_entries (album_id, seq);
 CREATE INDEX IF NOT EXISTS audit_by_study ON audit_entries (study_uid, seq);
-CREATE TABLE IF NOT EXISTS audit_checkpoints (
-  seq INTEGER PRIMARY KEY,
-  hash TEXT NOT NULL,
-  time TEXT NOT NULL,
-  signature TEXT NOT NULL
-);
+CREATE TABLE IF NOT EXISTS audit_checkpoints (seq BIGINT PRIMARY KEY, hash TEXT NOT NULL, time TEXT NOT NULL, signature TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS audit_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+`;
+  if (dialect === 'postgres') {
+    return `${tables}
+CREATE OR REPLACE FUNCTION audit_append_only() RETURNS trigger AS $$
+  BEGIN RAISE EXCEPTION 'audit entries are append-only'; END $$ LANGUAGE plpgsql;
+CREATE OR REPLACE TRIGGER audit_entries_no_update BEFORE UPDATE ON audit_entries FOR EACH ROW EXECUTE FUNCTION audit_append_only();
+CREATE OR REPLACE TRIGGER audit_entries_no_delete BEFORE DELETE ON audit_entries FOR EACH ROW EXECUTE FUNCTION audit_append_only();
+`;
+  }
+  return `${tables}
 CREATE TRIGGER IF NOT EXISTS audit_entries_no_update BEFORE UPDATE ON audit_entries
   BEGIN SELECT RAISE(ABORT, 'audit entries are append-only'); END;
 CREATE TRIGGER IF NOT EXISTS audit_entries_no_delete BEFORE DELETE ON audit_entries
   BEGIN SELECT RAISE(ABORT, 'audit entries are append-only'); END;
 `;
+}
+
+/** Advisory lock that makes replicas append one after the other (PostgreSQL). */
+export const auditLock = 4242102;
 
 export interface AuditPaths {
   readonly dbFile: string;
+  /** PostgreSQL holds the trail instead of `dbFile` when set (several replicas). */
+  readonly databaseUrl?: string | undefined;
   readonly headFile: string;
   readonly keyFile: string;
 }
 
-export function auditPaths(dataDir: string, keyFile?: string): AuditPaths {
+export function auditPaths(dataDir: string, keyFile?: string, databaseUrl?: string): AuditPaths {
   return {
     dbFile: join(dataDir, 'audit', 'audit.sqlite'),
+    ...(databaseUrl === undefined ? {} : { databaseUrl }),
     headFile: join(dataDir, 'audit', 'audit-head.json'),
     keyFile: keyFile ?? join(dataDir, 'keys', 'audit-signing.pem'),
   };
+}
+
+/** Opens the trail's database (read-only for verification and export of the embedded SQLite file). */
+export function openAuditDb(paths: AuditPaths, options: { readonly?: boolean } = {}): SqlDb {
+  if (paths.databaseUrl !== undefined) return new PostgresDb(paths.databaseUrl, { max: 4 });
+  if (options.readonly !== true) mkdirSync(dirname(paths.dbFile), { recursive: true, mode: 0o700 });
+  return new SqliteDb(paths.dbFile, options);
 }
 
 export function checkpointMessage(seq: number, hash: string, time: string): string {
@@ -72,7 +93,8 @@ export interface AuditQuery {
 }
 
 interface Row {
-  seq: number;
+  [column: string]: unknown;
+  seq: number | string;
   time: string;
   action: string;
   outcome: string;
@@ -92,7 +114,7 @@ interface Row {
 
 export function recordFromRow(row: Row): AuditRecord {
   return {
-    seq: row.seq,
+    seq: Number(row.seq),
     time: row.time,
     action: row.action as AuditAction,
     outcome: row.outcome as AuditOutcome,
@@ -118,25 +140,35 @@ interface Pending {
   reject(error: unknown): void;
 }
 
+interface Checkpoint {
+  readonly seq: number;
+  readonly hash: string;
+  readonly time: string;
+  readonly signature: string;
+}
+
+const insertSql = `INSERT INTO audit_entries (seq, time, action, outcome, actor_id, token_id, album_id, study_uid, series_uid, instance_uid,
+  http_status, client_address, request_id, detail, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+
 /**
- * The append-only, hash-chained audit trail. Appends are grouped into one durable transaction per event-loop turn
- * (group commit), so a request waits for its own entry to be on disk without paying one fsync per entry. The chain
- * head is read inside each write transaction, so several processes sharing the file stay one chain. Signed
- * checkpoints are written every `checkpointEvery` entries or `checkpointMs`, and on close; the newest is mirrored to a
- * head file so that a truncated trail is detected.
+ * The append-only, hash-chained audit trail. Appends are grouped into one durable transaction (group commit), so a
+ * request waits for its own entry to be on disk without paying one fsync per entry. The chain head is read inside
+ * each write transaction under a writer lock, so several processes or replicas sharing the database stay one chain.
+ * Signed checkpoints are written every `checkpointEvery` entries or `checkpointMs`, and on close; with the embedded
+ * SQLite file the newest is mirrored to a head file, so that a truncated trail is detected.
  */
 export class AuditLog {
-  readonly #db: Database.Database;
+  readonly #db: SqlDb;
   readonly #signer: AuditSigner;
   readonly #paths: AuditPaths;
   readonly #checkpointEvery: number;
   readonly #checkpointMs: number;
   #queue: Pending[] = [];
-  #flushScheduled = false;
+  #flushing: Promise<void> | null = null;
   #lastCheckpointAt = Date.now();
   #closed = false;
 
-  private constructor(db: Database.Database, signer: AuditSigner, paths: AuditPaths, options: { checkpointEvery: number; checkpointMs: number }) {
+  private constructor(db: SqlDb, signer: AuditSigner, paths: AuditPaths, options: { checkpointEvery: number; checkpointMs: number }) {
     this.#db = db;
     this.#signer = signer;
     this.#paths = paths;
@@ -144,15 +176,16 @@ export class AuditLog {
     this.#checkpointMs = options.checkpointMs;
   }
 
-  static open(paths: AuditPaths, options: { checkpointEvery?: number; checkpointMs?: number } = {}): AuditLog {
+  static async open(paths: AuditPaths, options: { checkpointEvery?: number; checkpointMs?: number } = {}): Promise<AuditLog> {
     const signer = loadOrCreateSigner(paths.keyFile);
-    mkdirSync(dirname(paths.dbFile), { recursive: true, mode: 0o700 });
-    const db = new Database(paths.dbFile);
-    db.pragma('journal_mode = WAL');
-    db.pragma('synchronous = FULL');
-    db.pragma('busy_timeout = 10000');
-    db.exec(auditSchemaSql);
-    db.prepare("INSERT OR IGNORE INTO audit_meta (key, value) VALUES ('public_key', ?)").run(signer.publicKeyPem);
+    const db = openAuditDb(paths);
+    await db.transaction(
+      async (tx) => {
+        await tx.exec(auditSchemaSql(db.dialect));
+        await tx.run("INSERT INTO audit_meta (key, value) VALUES ('public_key', ?) ON CONFLICT DO NOTHING", [signer.publicKeyPem]);
+      },
+      { lock: auditLock },
+    );
     return new AuditLog(db, signer, paths, { checkpointEvery: options.checkpointEvery ?? 256, checkpointMs: options.checkpointMs ?? 5000 });
   }
 
@@ -169,47 +202,67 @@ export class AuditLog {
     }
     return new Promise((resolve, reject) => {
       this.#queue.push({ event: parsed.data, time: new Date().toISOString(), resolve, reject });
-      if (!this.#flushScheduled) {
-        this.#flushScheduled = true;
-        setImmediate(() => this.#flush());
-      }
+      this.#kick();
     });
   }
 
-  #flush(): void {
-    this.#flushScheduled = false;
+  /** One flush at a time; entries that arrive meanwhile go together in the next one. */
+  #kick(): void {
+    if (this.#flushing !== null) return;
+    this.#flushing = new Promise<void>((resolve) => setImmediate(resolve))
+      .then(() => this.#flush())
+      .finally(() => {
+        this.#flushing = null;
+        if (this.#queue.length > 0) this.#kick();
+      });
+  }
+
+  async #flush(): Promise<void> {
     const batch = this.#queue;
     this.#queue = [];
     if (batch.length === 0) return;
     let records: AuditRecord[];
-    let checkpoint: { seq: number; hash: string; time: string; signature: string } | null = null;
+    let checkpoint: Checkpoint | null = null;
     try {
-      const insert = this.#db.prepare(
-        `INSERT INTO audit_entries (seq, time, action, outcome, actor_id, token_id, album_id, study_uid, series_uid, instance_uid,
-           http_status, client_address, request_id, detail, prev_hash, hash)
-         VALUES (@seq, @time, @action, @outcome, @actorId, @tokenId, @albumId, @studyInstanceUID, @seriesInstanceUID, @sopInstanceUID,
-           @httpStatus, @clientAddress, @requestId, @detail, @prevHash, @hash)`,
+      records = await this.#db.transaction(
+        async (tx) => {
+          const head = await tx.get<Row>('SELECT seq, hash FROM audit_entries ORDER BY seq DESC LIMIT 1');
+          let seq = head === undefined ? 0 : Number(head.seq);
+          let prevHash = head?.hash ?? genesisHash;
+          const written: AuditRecord[] = [];
+          for (const pending of batch) {
+            seq += 1;
+            const base = { ...pending.event, seq, time: pending.time, prevHash };
+            const record: AuditRecord = { ...base, hash: hashAuditRecord(base) };
+            await tx.run(insertSql, [
+              record.seq,
+              record.time,
+              record.action,
+              record.outcome,
+              record.actorId,
+              record.tokenId,
+              record.albumId,
+              record.studyInstanceUID,
+              record.seriesInstanceUID,
+              record.sopInstanceUID,
+              record.httpStatus,
+              record.clientAddress,
+              record.requestId,
+              record.detail === null ? null : JSON.stringify(record.detail),
+              record.prevHash,
+              record.hash,
+            ]);
+            written.push(record);
+            prevHash = record.hash;
+          }
+          const last = await tx.get<{ seq: number | string }>('SELECT seq FROM audit_checkpoints ORDER BY seq DESC LIMIT 1');
+          if (seq - Number(last?.seq ?? 0) >= this.#checkpointEvery || Date.now() - this.#lastCheckpointAt >= this.#checkpointMs) {
+            checkpoint = await this.#signCheckpoint(tx, seq, prevHash);
+          }
+          return written;
+        },
+        { lock: auditLock },
       );
-      const write = this.#db.transaction(() => {
-        const head = this.#db.prepare('SELECT seq, hash FROM audit_entries ORDER BY seq DESC LIMIT 1').get() as { seq: number; hash: string } | undefined;
-        let seq = head?.seq ?? 0;
-        let prevHash = head?.hash ?? genesisHash;
-        const written: AuditRecord[] = [];
-        for (const pending of batch) {
-          seq += 1;
-          const base = { ...pending.event, seq, time: pending.time, prevHash };
-          const record: AuditRecord = { ...base, hash: hashAuditRecord(base) };
-          insert.run({ ...record, detail: record.detail === null ? null : JSON.stringify(record.detail) });
-          written.push(record);
-          prevHash = record.hash;
-        }
-        const last = this.#db.prepare('SELECT seq FROM audit_checkpoints ORDER BY seq DESC LIMIT 1').get() as { seq: number } | undefined;
-        if (seq - (last?.seq ?? 0) >= this.#checkpointEvery || Date.now() - this.#lastCheckpointAt >= this.#checkpointMs) {
-          checkpoint = this.#signCheckpoint(seq, prevHash);
-        }
-        return written;
-      });
-      records = write.immediate();
     } catch (error) {
       const failure = new AppError('AUDIT_WRITE_FAILED', [{ path: 'audit', issue: 'the audit database refused the write' }], { cause: error });
       for (const pending of batch) pending.reject(failure);
@@ -219,49 +272,57 @@ export class AuditLog {
     batch.forEach((pending, index) => pending.resolve(records[index] as AuditRecord));
   }
 
-  #signCheckpoint(seq: number, hash: string): { seq: number; hash: string; time: string; signature: string } {
+  async #signCheckpoint(tx: SqlDb, seq: number, hash: string): Promise<Checkpoint> {
     const time = new Date().toISOString();
     const signature = this.#signer.sign(checkpointMessage(seq, hash, time));
-    this.#db.prepare('INSERT OR REPLACE INTO audit_checkpoints (seq, hash, time, signature) VALUES (?, ?, ?, ?)').run(seq, hash, time, signature);
+    await tx.run('INSERT INTO audit_checkpoints (seq, hash, time, signature) VALUES (?, ?, ?, ?) ON CONFLICT (seq) DO UPDATE SET hash = excluded.hash, time = excluded.time, signature = excluded.signature', [seq, hash, time, signature]);
     this.#lastCheckpointAt = Date.now();
     return { seq, hash, time, signature };
   }
 
-  #publishHead(checkpoint: { seq: number; hash: string; time: string; signature: string }): void {
-    writeFileDurably(this.#paths.headFile, `${JSON.stringify(checkpoint)}\n`);
+  #publishHead(checkpoint: Checkpoint): void {
+    // The head file anchors the embedded trail; replicas on PostgreSQL rely on the signed checkpoints in the database.
+    if (this.#paths.databaseUrl === undefined) writeFileDurably(this.#paths.headFile, `${JSON.stringify(checkpoint)}\n`);
   }
 
   /** Waits for queued entries, then writes a checkpoint of the current head. */
   async checkpointNow(): Promise<void> {
-    await new Promise((resolve) => setImmediate(resolve));
-    this.#flush();
-    const head = this.#db.prepare('SELECT seq, hash FROM audit_entries ORDER BY seq DESC LIMIT 1').get() as { seq: number; hash: string } | undefined;
-    if (head === undefined) return;
-    const last = this.#db.prepare('SELECT seq FROM audit_checkpoints ORDER BY seq DESC LIMIT 1').get() as { seq: number } | undefined;
-    if (last?.seq === head.seq) return;
-    const checkpoint = this.#db.transaction(() => this.#signCheckpoint(head.seq, head.hash)).immediate();
-    this.#publishHead(checkpoint);
+    while (this.#flushing !== null || this.#queue.length > 0) {
+      this.#kick();
+      await this.#flushing;
+    }
+    const checkpoint = await this.#db.transaction(
+      async (tx) => {
+        const head = await tx.get<Row>('SELECT seq, hash FROM audit_entries ORDER BY seq DESC LIMIT 1');
+        if (head === undefined) return null;
+        const last = await tx.get<{ seq: number | string }>('SELECT seq FROM audit_checkpoints ORDER BY seq DESC LIMIT 1');
+        if (Number(last?.seq ?? -1) === Number(head.seq)) return null;
+        return this.#signCheckpoint(tx, Number(head.seq), String(head.hash));
+      },
+      { lock: auditLock },
+    );
+    if (checkpoint !== null) this.#publishHead(checkpoint);
   }
 
-  query(filter: AuditQuery): AuditRecord[] {
+  async query(filter: AuditQuery): Promise<AuditRecord[]> {
     const clauses: string[] = [];
-    const params: Record<string, string | number> = {};
-    const add = (sql: string, key: string, value: string | number | undefined): void => {
+    const params: unknown[] = [];
+    const add = (sql: string, value: string | number | undefined): void => {
       if (value === undefined) return;
       clauses.push(sql);
-      params[key] = value;
+      params.push(value);
     };
-    add('actor_id = @actorId', 'actorId', filter.actorId);
-    add('action = @action', 'action', filter.action);
-    add('outcome = @outcome', 'outcome', filter.outcome);
-    add('album_id = @albumId', 'albumId', filter.albumId);
-    add('study_uid = @studyInstanceUID', 'studyInstanceUID', filter.studyInstanceUID);
-    add('time >= @from', 'from', filter.from);
-    add('time <= @to', 'to', filter.to);
-    add('seq > @afterSeq', 'afterSeq', filter.afterSeq);
-    params.limit = Math.min(Math.max(filter.limit ?? 100, 1), 1000);
+    add('actor_id = ?', filter.actorId);
+    add('action = ?', filter.action);
+    add('outcome = ?', filter.outcome);
+    add('album_id = ?', filter.albumId);
+    add('study_uid = ?', filter.studyInstanceUID);
+    add('time >= ?', filter.from);
+    add('time <= ?', filter.to);
+    add('seq > ?', filter.afterSeq);
+    params.push(Math.min(Math.max(filter.limit ?? 100, 1), 1000));
     const where = clauses.length === 0 ? '' : `WHERE ${clauses.join(' AND ')}`;
-    const rows = this.#db.prepare(`SELECT * FROM audit_entries ${where} ORDER BY seq LIMIT @limit`).all(params) as Row[];
+    const rows = await this.#db.all<Row>(`SELECT * FROM audit_entries ${where} ORDER BY seq LIMIT ?`, params);
     return rows.map(recordFromRow);
   }
 
@@ -269,6 +330,6 @@ export class AuditLog {
     if (this.#closed) return;
     await this.checkpointNow();
     this.#closed = true;
-    this.#db.close();
+    await this.#db.close();
   }
 }

@@ -102,7 +102,7 @@ export function registerAccessControl(app: FastifyInstance, deps: { identity: Id
       return;
     }
     if (looksLikeTokenSecret(bearer)) {
-      const check = identity.authenticate(bearer);
+      const check = await identity.authenticate(bearer);
       if (!check.ok) {
         request.authFailure = `the token is ${check.reason === 'unknown' || check.reason === 'malformed' ? 'not valid' : check.reason.replace(/-/g, ' ')}`;
         request.auditNote.detail = { credential: 'token', tokenId: check.tokenId };
@@ -123,12 +123,12 @@ export function registerAccessControl(app: FastifyInstance, deps: { identity: Id
         request.authFailure = `the access token is ${result.reason.replace(/-/g, ' ')}`;
         return;
       }
-      const user = identity.provisionUser({ ...result.identity });
+      const user = await identity.provisionUser({ ...result.identity });
       if (user.disabled) {
         request.authFailure = 'the account is disabled';
         return;
       }
-      identity.touchUser(user.id);
+      await identity.touchUser(user.id);
       // An OIDC session acts as the person: what they may do is decided by album membership and flags.
       request.principal = { user, tokenId: null, albumScope: null, permissions: new Set(tokenPermissions), via: 'oidc' };
       return;
@@ -159,8 +159,8 @@ export function registerAccessControl(app: FastifyInstance, deps: { identity: Id
       throw new AppError('FORBIDDEN', [{ path: 'token', issue: 'the token is limited to another album' }]);
     }
     if (albumId !== null) {
-      const album = identity.getAlbum(albumId);
-      const member = album === null || album.destroyedAt !== null ? null : identity.getMember(albumId, principal.user.id);
+      const album = await identity.getAlbum(albumId);
+      const member = album === null || album.destroyedAt !== null ? null : await identity.getMember(albumId, principal.user.id);
       if (member === null && !principal.user.isAdmin) {
         // Same answer whether the album does not exist or is not yours: no probing.
         throw new AppError('FORBIDDEN', [{ path: 'album', issue: 'you are not a member of this album' }]);

@@ -1,7 +1,7 @@
 import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance, type LightMyRequestResponse } from 'fastify';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AppError } from '../../shared/errors/app-error.js';
@@ -41,7 +41,7 @@ beforeAll(async () => {
     void reply.status(error instanceof AppError ? error.httpStatus : ((error as { statusCode?: number }).statusCode ?? 500)).send({ error: toWireError(error) });
   });
   const signer = loadOrCreateSigner(auditPaths(dataDir).keyFile);
-  identity = attachIdentity(app, {
+  identity = await attachIdentity(app, {
     dataDir,
     destroyAlbum: (request) => destroyAlbum({ identity: identity.identity, audit: identity.audit, index: storage.index, blobs: storage.blobs, signer, dataDir }, request),
   });
@@ -56,18 +56,18 @@ beforeAll(async () => {
   await app.ready();
 
   const store = identity.identity;
-  const root = store.ensureLocalUser('root', { isAdmin: true });
-  const steward = store.ensureLocalUser('steward');
-  const reader = store.ensureLocalUser('reader');
-  const album = store.createAlbum({ name: 'Liver 2026', ethicsProtocol: 'MP-1', adminUserId: steward.id });
+  const root = await store.ensureLocalUser('root', { isAdmin: true });
+  const steward = await store.ensureLocalUser('steward');
+  const reader = await store.ensureLocalUser('reader');
+  const album = await store.createAlbum({ name: 'Liver 2026', ethicsProtocol: 'MP-1', adminUserId: steward.id });
   albumId = album.id;
-  store.addMember(album.id, reader.id, { flags: { download: false } });
+  await store.addMember(album.id, reader.id, { flags: { download: false } });
   const all = ['read', 'write', 'download'] as const;
-  t.root = store.createToken({ userId: root.id, albumId: null, permissions: all }).secret;
-  t.steward = store.createToken({ userId: steward.id, albumId: null, permissions: all }).secret;
+  t.root = (await store.createToken({ userId: root.id, albumId: null, permissions: all })).secret;
+  t.steward = (await store.createToken({ userId: steward.id, albumId: null, permissions: all })).secret;
   t.stewardGlobal = t.steward;
-  t.reader = store.createToken({ userId: reader.id, albumId: album.id, permissions: all }).secret;
-  t.stranger = store.createToken({ userId: store.ensureLocalUser('stranger').id, albumId: null, permissions: all }).secret;
+  t.reader = (await store.createToken({ userId: reader.id, albumId: album.id, permissions: all })).secret;
+  t.stranger = (await store.createToken({ userId: (await store.ensureLocalUser('stranger')).id, albumId: null, permissions: all })).secret;
 });
 
 afterAll(async () => {
@@ -76,12 +76,12 @@ afterAll(async () => {
   await storage.close();
 });
 
-function stow(url: string, token: string, parts: Buffer[]): ReturnType<FastifyInstance['inject']> {
+function stow(url: string, token: string, parts: Buffer[]): Promise<LightMyRequestResponse> {
   const { body, contentType } = multipartBody(parts);
   return app.inject({ method: 'POST', url, headers: { 'content-type': contentType, accept: 'application/dicom+json', authorization: `Bearer ${token}` }, payload: body });
 }
 
-const get = (url: string, token: string, accept = 'application/dicom+json'): ReturnType<FastifyInstance['inject']> =>
+const get = (url: string, token: string, accept = 'application/dicom+json'): Promise<LightMyRequestResponse> =>
   app.inject({ method: 'GET', url, headers: { accept, authorization: `Bearer ${token}` } });
 
 type Json = Record<string, { Value?: unknown[] }>;
@@ -93,7 +93,7 @@ describe('album-scoped DICOMweb', () => {
       syntheticInstance({ study, series: inAlbum, sop: sops.a2, patientID: 'P1', modality: 'CT', instanceNumber: 2 }),
     ]);
     expect(viaAlbum.statusCode).toBe(200);
-    expect(identity.identity.isSeriesInAlbum(albumId, study, inAlbum)).toBe(true);
+    expect(await identity.identity.isSeriesInAlbum(albumId, study, inAlbum)).toBe(true);
     expect((await stow('/dicomweb/studies', t.steward ?? '', [syntheticInstance({ study, series: notInAlbum, sop: sops.b1, patientID: 'P1', modality: 'SEG' })])).statusCode).toBe(403);
     const viaGlobal = await stow('/dicomweb/studies', t.root ?? '', [
       syntheticInstance({ study, series: notInAlbum, sop: sops.b1, patientID: 'P1', modality: 'SEG' }),
@@ -132,7 +132,7 @@ describe('album-scoped DICOMweb', () => {
     expect(removed.statusCode).toBe(204);
     expect((await get(`/albums/${albumId}/dicomweb/studies`, t.steward ?? '')).json()).toEqual([]);
     expect(((await get(`/dicomweb/studies/${study}/series/${inAlbum}/instances`, t.root ?? '')).json() as Json[]).length).toBe(2);
-    identity.identity.addSeries(albumId, study, inAlbum);
+    await identity.identity.addSeries(albumId, study, inAlbum);
   });
 });
 
@@ -161,10 +161,10 @@ describe('certified destruction', () => {
     // The album and its tokens are gone.
     expect((await get(`/albums/${albumId}/dicomweb/studies`, t.reader ?? '')).statusCode).toBe(401);
     await identity.audit.checkpointNow();
-    const audit = verifyAuditTrail(auditPaths(dataDir));
+    const audit = await verifyAuditTrail(auditPaths(dataDir));
     expect(audit.ok, audit.problems.join('\n')).toBe(true);
-    expect(identity.audit.query({ action: 'album.destroy' }).map((e) => e.outcome)).toEqual(['failed', 'success']);
-    expect(identity.audit.query({ action: 'destruction.certify' })).toHaveLength(1);
+    expect((await identity.audit.query({ action: 'album.destroy' })).map((e) => e.outcome)).toEqual(['failed', 'success']);
+    expect(await identity.audit.query({ action: 'destruction.certify' })).toHaveLength(1);
   });
 });
 
@@ -173,9 +173,9 @@ const haveCorpus = requireCorpus();
 describe.skipIf(!haveCorpus)('certified destruction of derived objects (dcmqi CT + liver SEG from the corpus)', () => {
   it('destroys a SEG stored outside the album when it references destroyed images', async () => {
     const store = identity.identity;
-    const steward = store.ensureLocalUser('steward');
-    const album = store.createAlbum({ name: 'Liver SEG', adminUserId: steward.id });
-    const token = store.createToken({ userId: steward.id, albumId: album.id, permissions: ['read', 'write', 'download'] }).secret;
+    const steward = await store.ensureLocalUser('steward');
+    const album = await store.createAlbum({ name: 'Liver SEG', adminUserId: steward.id });
+    const token = (await store.createToken({ userId: steward.id, albumId: album.id, permissions: ['read', 'write', 'download'] })).secret;
     const ct = await Promise.all(['01', '02', '03'].map((n) => readFile(join(corpusDir, 'ct-series', 'dcmqi-ct-3slice', `${n}.dcm`))));
     expect((await stow(`/albums/${album.id}/dicomweb/studies`, token, ct)).statusCode).toBe(200);
     const seg = await readFile(join(corpusDir, 'ct-series', 'dcmqi-ct-3slice-seg', 'liver.dcm'));

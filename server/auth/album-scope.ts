@@ -63,8 +63,8 @@ export class AlbumScopedIndex implements DicomIndex {
     this.kind = inner.kind;
   }
 
-  #allowed(): Set<string> {
-    return new Set(this.#identity.listAlbumSeries(context().albumId).map((s) => seriesKey(s.studyInstanceUID, s.seriesInstanceUID)));
+  async #allowed(): Promise<Set<string>> {
+    return new Set((await this.#identity.listAlbumSeries(context().albumId)).map((s) => seriesKey(s.studyInstanceUID, s.seriesInstanceUID)));
   }
 
   init(): Promise<void> {
@@ -74,14 +74,14 @@ export class AlbumScopedIndex implements DicomIndex {
   async store(records: readonly InstanceRecord[]): Promise<StoreOutcome[]> {
     const { albumId, actorId } = context();
     const outcomes = await this.#inner.store(records);
-    records.forEach((record, i) => {
-      if (outcomes[i] !== 'conflict') this.#identity.addSeries(albumId, record.studyUID, record.seriesUID, actorId);
-    });
+    for (const [i, record] of records.entries()) {
+      if (outcomes[i] !== 'conflict') await this.#identity.addSeries(albumId, record.studyUID, record.seriesUID, actorId);
+    }
     return outcomes;
   }
 
   async instances(scope: Scope): ReturnType<DicomIndex['instances']> {
-    const allowed = this.#allowed();
+    const allowed = await this.#allowed();
     return (await this.#inner.instances(scope)).filter((row) => allowed.has(seriesKey(row.studyUID, row.seriesUID)));
   }
 
@@ -91,7 +91,7 @@ export class AlbumScopedIndex implements DicomIndex {
   }
 
   async query(query: QidoQuery): Promise<{ rows: QidoRow[]; more: boolean }> {
-    const allowed = this.#allowed();
+    const allowed = await this.#allowed();
     const studies = new Set([...allowed].map((key) => key.split('\u0000')[0]));
     const modalityFilter = modalitiesAskedFor(query.filters);
     const wanted = query.offset + query.limit;
@@ -138,7 +138,7 @@ export class AlbumScopedIndex implements DicomIndex {
     }
     for (const key of new Set(rows.map((row) => seriesKey(row.studyUID, row.seriesUID)))) {
       const [study, series] = key.split('\u0000') as [string, string];
-      this.#identity.removeSeries(albumId, study, series, actorId);
+      await this.#identity.removeSeries(albumId, study, series, actorId);
     }
     return rows.map((row) => row.blobKey);
   }

@@ -27,39 +27,39 @@ beforeAll(async () => {
     const known = error instanceof AppError ? error : null;
     void reply.status(known?.httpStatus ?? 500).send({ error: toWireError(error) });
   });
-  module = attachIdentity(app, { dataDir });
+  module = await attachIdentity(app, { dataDir });
   app.get('/healthz', { config: { access: { action: 'request.other', permission: null, public: true } } }, async () => ({ status: 'ok' }));
   app.get('/unguarded', async () => ({ secret: 'should never be served' }));
   await app.ready();
 
   const { identity } = module;
-  const steward = identity.ensureLocalUser('steward');
-  const reader = identity.ensureLocalUser('reader');
+  const steward = await identity.ensureLocalUser('steward');
+  const reader = await identity.ensureLocalUser('reader');
   memberId = reader.id;
-  const album = identity.createAlbum({ name: 'Study A', adminUserId: steward.id });
-  const other = identity.createAlbum({ name: 'Study B', adminUserId: steward.id });
+  const album = await identity.createAlbum({ name: 'Study A', adminUserId: steward.id });
+  const other = await identity.createAlbum({ name: 'Study B', adminUserId: steward.id });
   albumId = album.id;
   otherAlbumId = other.id;
-  identity.addMember(album.id, reader.id, { flags: { addUser: false } });
-  identity.ensureLocalUser('newcomer');
-  identity.addSeries(album.id, '1.2.3', '1.2.3.4');
+  await identity.addMember(album.id, reader.id, { flags: { addUser: false } });
+  await identity.ensureLocalUser('newcomer');
+  await identity.addSeries(album.id, '1.2.3', '1.2.3.4');
   const all = ['read', 'write', 'download'] as const;
-  const root = identity.ensureLocalUser('root', { isAdmin: true });
-  t.admin = identity.createToken({ userId: root.id, albumId: null, permissions: all }).secret;
-  t.good = identity.createToken({ userId: steward.id, albumId: album.id, permissions: all }).secret;
-  const own = identity.createToken({ userId: steward.id, albumId: null, permissions: all });
+  const root = await identity.ensureLocalUser('root', { isAdmin: true });
+  t.admin = (await identity.createToken({ userId: root.id, albumId: null, permissions: all })).secret;
+  t.good = (await identity.createToken({ userId: steward.id, albumId: album.id, permissions: all })).secret;
+  const own = await identity.createToken({ userId: steward.id, albumId: null, permissions: all });
   t.own = own.secret;
   ownTokenId = own.token.id;
-  t.expired = identity.createToken({ userId: steward.id, albumId: album.id, permissions: all, expiresAt: new Date(Date.now() - 1000) }).secret;
-  t.future = identity.createToken({ userId: steward.id, albumId: album.id, permissions: all, notBefore: new Date(Date.now() + 3_600_000) }).secret;
-  const revoked = identity.createToken({ userId: steward.id, albumId: album.id, permissions: all });
-  identity.revokeToken(revoked.token.id);
+  t.expired = (await identity.createToken({ userId: steward.id, albumId: album.id, permissions: all, expiresAt: new Date(Date.now() - 1000) })).secret;
+  t.future = (await identity.createToken({ userId: steward.id, albumId: album.id, permissions: all, notBefore: new Date(Date.now() + 3_600_000) })).secret;
+  const revoked = await identity.createToken({ userId: steward.id, albumId: album.id, permissions: all });
+  await identity.revokeToken(revoked.token.id);
   t.revoked = revoked.secret;
-  t.otherAlbum = identity.createToken({ userId: steward.id, albumId: other.id, permissions: all }).secret;
-  t.readOnly = identity.createToken({ userId: steward.id, albumId: album.id, permissions: ['read'] }).secret;
-  t.writeOnly = identity.createToken({ userId: steward.id, albumId: album.id, permissions: ['write'] }).secret;
-  t.member = identity.createToken({ userId: reader.id, albumId: null, permissions: all }).secret;
-  t.stranger = identity.createToken({ userId: identity.ensureLocalUser('stranger').id, albumId: null, permissions: all }).secret;
+  t.otherAlbum = (await identity.createToken({ userId: steward.id, albumId: other.id, permissions: all })).secret;
+  t.readOnly = (await identity.createToken({ userId: steward.id, albumId: album.id, permissions: ['read'] })).secret;
+  t.writeOnly = (await identity.createToken({ userId: steward.id, albumId: album.id, permissions: ['write'] })).secret;
+  t.member = (await identity.createToken({ userId: reader.id, albumId: null, permissions: all })).secret;
+  t.stranger = (await identity.createToken({ userId: (await identity.ensureLocalUser('stranger')).id, albumId: null, permissions: all })).secret;
 });
 
 afterAll(async () => {
@@ -183,7 +183,7 @@ describe('authorization matrix', () => {
 
 describe('audit completeness', () => {
   it('writes exactly one entry per request, public routes excepted, and the chain verifies', async () => {
-    const before = module.audit.query({ limit: 1000 }).length;
+    const before = (await module.audit.query({ limit: 1000 })).length;
     const requests = [
       { method: 'GET' as const, url: '/api/albums', headers: { authorization: `Bearer ${t.good}` } },
       { method: 'GET' as const, url: '/api/albums' },
@@ -192,7 +192,7 @@ describe('audit completeness', () => {
       { method: 'GET' as const, url: '/healthz' },
     ];
     for (const request of requests) await app.inject(request);
-    const entries = module.audit.query({ afterSeq: before, limit: 1000 });
+    const entries = await module.audit.query({ afterSeq: before, limit: 1000 });
     expect(entries.map((e) => [e.action, e.outcome, e.httpStatus])).toEqual([
       ['album.read', 'success', 200],
       ['auth.denied', 'denied', 401],
@@ -201,6 +201,6 @@ describe('audit completeness', () => {
     ]);
     expect(entries[2]).toMatchObject({ albumId: otherAlbumId, detail: { attempted: 'album.read' } });
     await module.audit.checkpointNow();
-    expect(verifyAuditTrail(auditPaths(dataDir))).toMatchObject({ ok: true });
+    expect(await verifyAuditTrail(auditPaths(dataDir))).toMatchObject({ ok: true });
   });
 });

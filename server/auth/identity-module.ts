@@ -17,19 +17,21 @@ export interface IdentityModule {
  * Opens the identity store and the audit trail in the data folder and puts every route of `app` under access control
  * and audit. Register it before any other route: routes must declare `config.access` or they are refused.
  */
-export function attachIdentity(
+export async function attachIdentity(
   app: FastifyInstance,
   options: {
     dataDir: string;
+    /** PostgreSQL for users, albums, tokens and the audit trail (several replicas); SQLite in the data folder otherwise. */
+    databaseUrl?: string | undefined;
     auditKeyFile?: string | undefined;
     oidc?: OidcConfig | null | undefined;
     ssoClient?: SsoClientConfig | null | undefined;
     seriesExists?: (study: string, series: string) => Promise<boolean>;
     destroyAlbum?: (request: DestructionRequest) => Promise<DestructionCertificate>;
   },
-): IdentityModule {
-  const identity = IdentityStore.open(options.dataDir);
-  const audit = AuditLog.open(auditPaths(options.dataDir, options.auditKeyFile));
+): Promise<IdentityModule> {
+  const identity = await IdentityStore.open({ dataDir: options.dataDir, databaseUrl: options.databaseUrl });
+  const audit = await AuditLog.open(auditPaths(options.dataDir, options.auditKeyFile, options.databaseUrl));
   registerAccessControl(app, { identity, audit, oidc: options.oidc == null ? null : new OidcVerifier(options.oidc) });
   registerIdentityRoutes(app, {
     identity,
@@ -43,7 +45,7 @@ export function attachIdentity(
     audit,
     close: async () => {
       await audit.close();
-      identity.close();
+      await identity.close();
     },
   };
 }

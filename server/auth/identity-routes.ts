@@ -83,12 +83,12 @@ export function registerIdentityRoutes(
   // Public: which identity provider the workstation should use. Holds no data and no secret.
   app.get('/api/auth-config', access({ action: 'request.other', permission: null, public: true }), async () => ({ sso: deps.ssoClient ?? null }));
 
-  const myAlbum = (request: FastifyRequest): { album: Album; member: Member | null; principal: Principal } => {
+  const myAlbum = async (request: FastifyRequest): Promise<{ album: Album; member: Member | null; principal: Principal }> => {
     const principal = requirePrincipal(request);
     const { album: id } = parse(albumParams, request.params, 'path');
-    const album = identity.getAlbum(id);
+    const album = await identity.getAlbum(id);
     if (album === null || album.destroyedAt !== null) throw new AppError('NOT_FOUND', [{ path: 'album', issue: 'no such album' }]);
-    return { album, member: identity.getMember(id, principal.user.id), principal };
+    return { album, member: await identity.getMember(id, principal.user.id), principal };
   };
 
   app.get('/api/me', access({ action: 'album.read', permission: null, allowAlbumTokens: true }), async (request) => {
@@ -103,56 +103,56 @@ export function registerIdentityRoutes(
   // Albums ----------------------------------------------------------------------------------------------------------
   app.get('/api/albums', access({ action: 'album.read', permission: 'read', allowAlbumTokens: true }), async (request) => {
     const principal = requirePrincipal(request);
-    let albums = identity.listAlbums(principal.user.isAdmin ? {} : { memberUserId: principal.user.id });
+    let albums = await identity.listAlbums(principal.user.isAdmin ? {} : { memberUserId: principal.user.id });
     if (principal.albumScope !== null) albums = albums.filter((album) => album.id === principal.albumScope);
-    return albums.map((album) => {
-      const series = identity.listAlbumSeries(album.id);
-      const [lastEvent] = identity.listEvents(album.id, 0, 1_000).slice(-1);
+    return Promise.all(albums.map(async (album) => {
+      const series = await identity.listAlbumSeries(album.id);
+      const [lastEvent] = (await identity.listEvents(album.id, 0, 1_000)).slice(-1);
       return {
         ...album,
         studies: new Set(series.map((s) => s.studyInstanceUID)).size,
         series: series.length,
         lastEvent: lastEvent ?? null,
       };
-    });
+    }));
   });
 
   app.post('/api/albums', access({ action: 'album.create', permission: 'write' }), async (request, reply) => {
     const principal = requirePrincipal(request);
     if (principal.albumScope !== null) throw new AppError('FORBIDDEN', [{ path: 'token', issue: 'an album token cannot create albums' }]);
     const body = parse(albumBody, request.body, 'body');
-    const album = identity.createAlbum({ ...body, adminUserId: principal.user.id });
+    const album = await identity.createAlbum({ ...body, adminUserId: principal.user.id });
     request.auditNote.albumId = album.id;
     return reply.code(201).send(album);
   });
 
   app.get('/api/albums/:album', access({ action: 'album.read', permission: 'read', albumParam: 'album' }), async (request) => {
-    const { album, member } = myAlbum(request);
-    return { ...album, me: member, series: identity.listAlbumSeries(album.id) };
+    const { album, member } = await myAlbum(request);
+    return { ...album, me: member, series: await identity.listAlbumSeries(album.id) };
   });
 
   app.patch('/api/albums/:album', access({ action: 'album.update', permission: 'write', albumParam: 'album', albumAdmin: true }), async (request) => {
-    const { album } = myAlbum(request);
-    return identity.updateAlbum(album.id, parse(albumBody.partial(), request.body, 'body'));
+    const { album } = await myAlbum(request);
+    return await identity.updateAlbum(album.id, parse(albumBody.partial(), request.body, 'body'));
   });
 
   app.get('/api/albums/:album/members', access({ action: 'album.read', permission: 'read', albumParam: 'album' }), async (request) => {
-    const { album } = myAlbum(request);
-    return identity.listMembers(album.id).map((member) => ({ ...member, user: publicUser(identity, member.userId) }));
+    const { album } = await myAlbum(request);
+    return Promise.all((await identity.listMembers(album.id)).map(async (member) => ({ ...member, user: await publicUser(identity, member.userId) })));
   });
 
   app.put(
     '/api/albums/:album/members/:userId',
     access({ action: 'album.member-add', permission: 'write', albumParam: 'album', memberFlag: 'addUser' }),
     async (request) => {
-      const { album, member, principal } = myAlbum(request);
+      const { album, member, principal } = await myAlbum(request);
       const { userId } = parse(z.object({ userId: z.string().uuid() }), request.params, 'path');
       const body = parse(z.strictObject({ isAdmin: z.boolean().default(false), flags: memberFlagsSchema.partial().default({}) }), request.body, 'body');
       if (body.isAdmin && !(member?.isAdmin === true || principal.user.isAdmin)) {
         throw new AppError('FORBIDDEN', [{ path: 'body.isAdmin', issue: 'only album administrators can appoint administrators' }]);
       }
-      if (identity.getUser(userId) === null) throw new AppError('NOT_FOUND', [{ path: 'userId', issue: 'no such user (users appear after their first sign-in)' }]);
-      return identity.addMember(album.id, userId, body, principal.user.id);
+      if (await identity.getUser(userId) === null) throw new AppError('NOT_FOUND', [{ path: 'userId', issue: 'no such user (users appear after their first sign-in)' }]);
+      return await identity.addMember(album.id, userId, body, principal.user.id);
     },
   );
 
@@ -161,7 +161,7 @@ export function registerIdentityRoutes(
     '/api/albums/:album/members',
     access({ action: 'album.member-add', permission: 'write', albumParam: 'album', memberFlag: 'addUser' }),
     async (request, reply) => {
-      const { album, member, principal } = myAlbum(request);
+      const { album, member, principal } = await myAlbum(request);
       const body = parse(
         z.strictObject({ user: z.string().trim().min(1).max(320), isAdmin: z.boolean().default(false), flags: memberFlagsSchema.partial().default({}) }),
         request.body,
@@ -170,11 +170,11 @@ export function registerIdentityRoutes(
       if (body.isAdmin && !(member?.isAdmin === true || principal.user.isAdmin)) {
         throw new AppError('FORBIDDEN', [{ path: 'body.isAdmin', issue: 'only album administrators can appoint administrators' }]);
       }
-      const invited = identity.findUserByHandle(body.user);
+      const invited = await identity.findUserByHandle(body.user);
       if (invited === null) throw new AppError('NOT_FOUND', [{ path: 'body.user', issue: 'nobody with this e-mail or user name has signed in to this server yet' }]);
-      if (identity.getMember(album.id, invited.id) !== null) throw new AppError('INVALID_INPUT', [{ path: 'body.user', issue: 'is already a member' }]);
-      const added = identity.addMember(album.id, invited.id, { isAdmin: body.isAdmin, flags: body.flags }, principal.user.id);
-      return reply.code(201).send({ ...added, user: publicUser(identity, invited.id) });
+      if (await identity.getMember(album.id, invited.id) !== null) throw new AppError('INVALID_INPUT', [{ path: 'body.user', issue: 'is already a member' }]);
+      const added = await identity.addMember(album.id, invited.id, { isAdmin: body.isAdmin, flags: body.flags }, principal.user.id);
+      return reply.code(201).send({ ...added, user: await publicUser(identity, invited.id) });
     },
   );
 
@@ -184,7 +184,7 @@ export function registerIdentityRoutes(
       '/api/albums/:album/destroy',
       access({ action: 'album.destroy', permission: 'write', albumParam: 'album', albumAdmin: true }),
       async (request) => {
-        const { album, principal } = myAlbum(request);
+        const { album, principal } = await myAlbum(request);
         const body = parse(z.strictObject({ confirmName: z.string(), reason: z.string().trim().min(1).max(500) }), request.body, 'body');
         if (body.confirmName !== album.name) {
           throw new AppError('INVALID_INPUT', [{ path: 'body.confirmName', issue: 'type the album name exactly to confirm destruction' }]);
@@ -203,13 +203,13 @@ export function registerIdentityRoutes(
   }
 
   app.delete('/api/albums/:album/members/:userId', access({ action: 'album.member-remove', permission: 'write', albumParam: 'album' }), async (request, reply) => {
-    const { album, member, principal } = myAlbum(request);
+    const { album, member, principal } = await myAlbum(request);
     const { userId } = parse(z.object({ userId: z.string().uuid() }), request.params, 'path');
     const leavingSelf = userId === principal.user.id;
     if (!leavingSelf && !(member?.isAdmin === true || principal.user.isAdmin)) {
       throw new AppError('FORBIDDEN', [{ path: 'album', issue: 'album administrators only' }]);
     }
-    if (!identity.removeMember(album.id, userId, principal.user.id)) throw new AppError('NOT_FOUND', [{ path: 'userId', issue: 'not a member' }]);
+    if (!await identity.removeMember(album.id, userId, principal.user.id)) throw new AppError('NOT_FOUND', [{ path: 'userId', issue: 'not a member' }]);
     return reply.code(204).send();
   });
 
@@ -218,12 +218,12 @@ export function registerIdentityRoutes(
     '/api/albums/:album/series/:study/:series',
     access({ action: 'album.series-add', permission: 'write', albumParam: 'album', memberFlag: 'addSeries' }),
     async (request, reply) => {
-      const { album, principal } = myAlbum(request);
+      const { album, principal } = await myAlbum(request);
       const { study, series } = parse(seriesParams, request.params, 'path');
       if (deps.seriesExists !== undefined && !(await deps.seriesExists(study, series))) {
         throw new AppError('NOT_FOUND', [{ path: 'series', issue: 'the series is not stored on this server' }]);
       }
-      const added = identity.addSeries(album.id, study, series, principal.user.id);
+      const added = await identity.addSeries(album.id, study, series, principal.user.id);
       return reply.code(added ? 201 : 200).send({ added });
     },
   );
@@ -232,26 +232,26 @@ export function registerIdentityRoutes(
     '/api/albums/:album/series/:study/:series',
     access({ action: 'album.series-remove', permission: 'write', albumParam: 'album', memberFlag: 'removeSeries' }),
     async (request, reply) => {
-      const { album, principal } = myAlbum(request);
+      const { album, principal } = await myAlbum(request);
       const { study, series } = parse(seriesParams, request.params, 'path');
-      if (!identity.removeSeries(album.id, study, series, principal.user.id)) throw new AppError('NOT_FOUND', [{ path: 'series', issue: 'not in this album' }]);
+      if (!await identity.removeSeries(album.id, study, series, principal.user.id)) throw new AppError('NOT_FOUND', [{ path: 'series', issue: 'not in this album' }]);
       return reply.code(204).send();
     },
   );
 
   app.get('/api/albums/:album/events', access({ action: 'album.read', permission: 'read', albumParam: 'album' }), async (request) => {
-    const { album } = myAlbum(request);
+    const { album } = await myAlbum(request);
     const query = parse(z.object({ after: z.coerce.number().int().min(0).default(0), limit: z.coerce.number().int().min(1).max(1000).default(100) }), request.query, 'query');
-    return identity.listEvents(album.id, query.after, query.limit);
+    return await identity.listEvents(album.id, query.after, query.limit);
   });
 
   app.post(
     '/api/albums/:album/comments',
     access({ action: 'album.update', permission: 'write', albumParam: 'album', memberFlag: 'writeComments' }),
     async (request, reply) => {
-      const { album, principal } = myAlbum(request);
+      const { album, principal } = await myAlbum(request);
       const { text } = parse(z.strictObject({ text: z.string().trim().min(1).max(4000) }), request.body, 'body');
-      identity.addEvent(album.id, 'comment', principal.user.id, { text });
+      await identity.addEvent(album.id, 'comment', principal.user.id, { text });
       return reply.code(201).send({ ok: true });
     },
   );
@@ -260,10 +260,10 @@ export function registerIdentityRoutes(
     '/api/albums/:album/access-review',
     access({ action: 'access-review.read', permission: 'read', albumParam: 'album', albumAdmin: true }),
     async (request, reply) => {
-      const { album } = myAlbum(request);
+      const { album } = await myAlbum(request);
       const dormantBefore = Date.now() - dormantAfterDays * 86_400_000;
-      const members = identity.listMembers(album.id).map((member) => {
-        const user = identity.getUser(member.userId);
+      const members = await Promise.all((await identity.listMembers(album.id)).map(async (member) => {
+        const user = await identity.getUser(member.userId);
         const lastSeen = user?.lastSeenAt ?? null;
         return {
           userId: member.userId,
@@ -274,11 +274,11 @@ export function registerIdentityRoutes(
           addedAt: member.addedAt,
           lastSeenAt: lastSeen,
           dormant: user?.disabled === true || lastSeen === null || new Date(lastSeen).getTime() < dormantBefore,
-          tokens: identity.listTokens({ userId: member.userId }).filter((t) => t.albumId === null || t.albumId === album.id).map(tokenView),
+          tokens: (await identity.listTokens({ userId: member.userId })).filter((t) => t.albumId === null || t.albumId === album.id).map(tokenView),
         };
-      });
+      }));
       const memberIds = new Set(members.map((m) => m.userId));
-      const outsiders = identity.listTokens({ albumId: album.id }).filter((t) => !memberIds.has(t.userId)).map(tokenView);
+      const outsiders = (await identity.listTokens({ albumId: album.id })).filter((t) => !memberIds.has(t.userId)).map(tokenView);
       const report = { album: { id: album.id, name: album.name, ethicsProtocol: album.ethicsProtocol }, generatedAt: new Date().toISOString(), dormantAfterDays, members, tokensOfFormerMembers: outsiders };
       const { format } = parse(z.object({ format: z.enum(['json', 'csv']).default('json') }), request.query, 'query');
       if (format === 'json') return report;
@@ -297,7 +297,7 @@ export function registerIdentityRoutes(
   // Tokens ----------------------------------------------------------------------------------------------------------
   app.get('/api/tokens', access({ action: 'token.introspect', permission: null, allowAlbumTokens: true }), async (request) => {
     const principal = requirePrincipal(request);
-    return identity.listTokens({ userId: principal.user.id }).map(tokenView);
+    return (await identity.listTokens({ userId: principal.user.id })).map(tokenView);
   });
 
   app.post('/api/tokens', access({ action: 'token.create', permission: null, allowAlbumTokens: true }), async (request, reply) => {
@@ -310,8 +310,8 @@ export function registerIdentityRoutes(
     const extra = body.permissions.filter((permission) => !principal.permissions.has(permission));
     if (extra.length > 0) throw new AppError('FORBIDDEN', [{ path: 'body.permissions', issue: `your credential lacks ${extra.join(', ')}` }]);
     if (body.albumId !== null) {
-      const album = identity.getAlbum(body.albumId);
-      const member = identity.getMember(body.albumId, principal.user.id);
+      const album = await identity.getAlbum(body.albumId);
+      const member = await identity.getMember(body.albumId, principal.user.id);
       if (album === null || album.destroyedAt !== null || (member === null && !principal.user.isAdmin)) {
         throw new AppError('FORBIDDEN', [{ path: 'body.albumId', issue: 'you are not a member of this album' }]);
       }
@@ -326,7 +326,7 @@ export function registerIdentityRoutes(
       }
     }
     if (expiresAt !== null && expiresAt <= new Date()) throw new AppError('INVALID_INPUT', [{ path: 'body.expiresAt', issue: 'is in the past' }]);
-    const { token, secret } = identity.createToken({
+    const { token, secret } = await identity.createToken({
       userId: principal.user.id,
       albumId: body.albumId,
       permissions: body.permissions,
@@ -343,12 +343,12 @@ export function registerIdentityRoutes(
   app.delete('/api/tokens/:tokenId', access({ action: 'token.revoke', permission: null, allowAlbumTokens: true }), async (request, reply) => {
     const principal = requirePrincipal(request);
     const { tokenId } = parse(z.object({ tokenId: z.string().regex(/^[0-9a-f]{16}$/, 'is not a token id') }), request.params, 'path');
-    const token = identity.getToken(tokenId);
-    const albumAdmin = token?.albumId != null && identity.getMember(token.albumId, principal.user.id)?.isAdmin === true;
+    const token = await identity.getToken(tokenId);
+    const albumAdmin = token?.albumId != null && (await identity.getMember(token.albumId, principal.user.id))?.isAdmin === true;
     if (token === null || !(token.userId === principal.user.id || albumAdmin || principal.user.isAdmin)) {
       throw new AppError('NOT_FOUND', [{ path: 'tokenId', issue: 'no such token of yours' }]);
     }
-    identity.revokeToken(tokenId);
+    await identity.revokeToken(tokenId);
     request.auditNote.detail = { revokedTokenId: tokenId };
     return reply.code(204).send();
   });
@@ -357,7 +357,7 @@ export function registerIdentityRoutes(
   app.post('/oauth/introspect', access({ action: 'token.introspect', permission: null, allowAlbumTokens: true }), async (request) => {
     const principal = requirePrincipal(request);
     const { token: secret } = parse(z.object({ token: z.string().max(512), token_type_hint: z.string().optional() }), request.body, 'body');
-    const check = identity.authenticate(secret);
+    const check = await identity.authenticate(secret);
     if (!check.ok || (check.user.id !== principal.user.id && !principal.user.isAdmin)) return { active: false };
     return {
       active: true,
@@ -375,11 +375,11 @@ export function registerIdentityRoutes(
 
   // Audit -----------------------------------------------------------------------------------------------------------
   app.get('/api/audit', access({ action: 'audit.query', permission: 'read', serverAdmin: true }), async (request) => {
-    return audit.query(parse(auditQuery, request.query, 'query'));
+    return await audit.query(parse(auditQuery, request.query, 'query'));
   });
 }
 
-function publicUser(identity: IdentityStore, userId: string): { id: string; name: string | null; email: string | null } | null {
-  const user = identity.getUser(userId);
+async function publicUser(identity: IdentityStore, userId: string): Promise<{ id: string; name: string | null; email: string | null } | null> {
+  const user = await identity.getUser(userId);
   return user === null ? null : { id: user.id, name: user.name, email: user.email };
 }

@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import Database from 'better-sqlite3';
 import type { MemberFlags, TokenPermission } from '../../shared/domain/access.js';
 import { allMemberFlags, defaultMemberFlags } from './permissions.js';
 import { newTokenSecret, secretMatchesHash, tokenIdOf } from './token-secret.js';
+import { PostgresDb, SqliteDb, type SqlDb } from '../db/sql-db.js';
 
 export interface User {
   readonly id: string;
@@ -65,7 +65,9 @@ export type TokenCheck =
   | { readonly ok: true; readonly token: Token; readonly user: User }
   | { readonly ok: false; readonly reason: 'malformed' | 'unknown' | 'revoked' | 'expired' | 'not-yet-valid' | 'user-disabled'; readonly tokenId: string | null };
 
-const schema = `
+function schema(dialect: SqlDb['dialect']): string {
+  const serial = dialect === 'postgres' ? 'BIGSERIAL PRIMARY KEY' : 'INTEGER PRIMARY KEY AUTOINCREMENT';
+  return `
 CREATE TABLE IF NOT EXISTS users (
   id TEXT PRIMARY KEY, issuer TEXT NOT NULL, subject TEXT NOT NULL, name TEXT, email TEXT, groups TEXT NOT NULL DEFAULT '[]',
   is_admin INTEGER NOT NULL DEFAULT 0, disabled INTEGER NOT NULL DEFAULT 0, created_at TEXT NOT NULL, last_seen_at TEXT,
@@ -87,10 +89,10 @@ CREATE TABLE IF NOT EXISTS album_series (
   added_at TEXT NOT NULL, PRIMARY KEY (album_id, study_uid, series_uid));
 CREATE INDEX IF NOT EXISTS album_series_by_series ON album_series (study_uid, series_uid);
 CREATE TABLE IF NOT EXISTS album_events (
-  id INTEGER PRIMARY KEY AUTOINCREMENT, album_id TEXT NOT NULL, type TEXT NOT NULL, actor_id TEXT, time TEXT NOT NULL,
-  detail TEXT NOT NULL);
+  id ${serial}, album_id TEXT NOT NULL, type TEXT NOT NULL, actor_id TEXT, time TEXT NOT NULL, detail TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS album_events_by_album ON album_events (album_id, id);
 `;
+}
 
 type Row = Record<string, unknown>;
 const str = (value: unknown): string => String(value);
@@ -153,87 +155,94 @@ function memberFromRow(row: Row): Member {
 /** How often a token's last use is written at most (reads are hot; the review needs minutes, not milliseconds). */
 const lastUseResolutionMs = 60_000;
 
+/** Advisory lock id that serialises schema creation across replicas. */
+const schemaLock = 4242101;
+
 /**
- * Users, tokens, albums, members and album contents for the embedded default (SQLite). Nothing is open by default:
- * a request is anonymous until a token or an OIDC bearer names a user.
+ * Users, tokens, albums, members and album contents, in SQLite (embedded default) or PostgreSQL (several replicas:
+ * no state in process memory). Nothing is open by default: a request is anonymous until a token or an OIDC bearer
+ * names a user.
  */
 export class IdentityStore {
-  readonly #db: Database.Database;
+  readonly #db: SqlDb;
 
-  private constructor(db: Database.Database) {
+  private constructor(db: SqlDb) {
     this.#db = db;
   }
 
-  static open(dataDir: string): IdentityStore {
-    const file = join(dataDir, 'identity', 'identity.sqlite');
-    mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
-    const db = new Database(file);
-    db.pragma('journal_mode = WAL');
-    db.pragma('synchronous = FULL');
-    db.pragma('foreign_keys = ON');
-    db.pragma('busy_timeout = 10000');
-    db.exec(schema);
+  /** SQLite in the data folder, or PostgreSQL when `databaseUrl` is given. */
+  static async open(options: { dataDir: string; databaseUrl?: string | undefined }): Promise<IdentityStore> {
+    let db: SqlDb;
+    if (options.databaseUrl !== undefined) {
+      db = new PostgresDb(options.databaseUrl);
+    } else {
+      const file = join(options.dataDir, 'identity', 'identity.sqlite');
+      mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+      db = new SqliteDb(file);
+    }
+    await db.transaction((tx) => tx.exec(schema(db.dialect)), { lock: schemaLock });
     return new IdentityStore(db);
   }
 
-  close(): void {
-    this.#db.close();
+  close(): Promise<void> {
+    return this.#db.close();
   }
 
   // Users -----------------------------------------------------------------------------------------------------------
 
   /** A local user (embedded default, created by the admin CLI), found or created by name. */
-  ensureLocalUser(name: string, options: { isAdmin?: boolean } = {}): User {
+  ensureLocalUser(name: string, options: { isAdmin?: boolean } = {}): Promise<User> {
     return this.provisionUser({ issuer: 'local', subject: name, name, email: null, groups: [], ...options });
   }
 
   /** Creates or refreshes a user from identity claims (OIDC: iss + sub; name, e-mail and groups are refreshed). */
-  provisionUser(claims: { issuer: string; subject: string; name: string | null; email: string | null; groups: readonly string[]; isAdmin?: boolean }): User {
-    const now = new Date().toISOString();
-    this.#db
-      .prepare(
-        `INSERT INTO users (id, issuer, subject, name, email, groups, is_admin, created_at, last_seen_at)
-         VALUES (@id, @issuer, @subject, @name, @email, @groups, @isAdmin, @now, NULL)
-         ON CONFLICT (issuer, subject) DO UPDATE SET name = excluded.name, email = excluded.email, groups = excluded.groups,
-           is_admin = MAX(users.is_admin, excluded.is_admin)`,
-      )
-      .run({ id: randomUUID(), ...claims, groups: JSON.stringify(claims.groups), isAdmin: claims.isAdmin === true ? 1 : 0, now });
-    return userFromRow(this.#db.prepare('SELECT * FROM users WHERE issuer = ? AND subject = ?').get(claims.issuer, claims.subject) as Row);
+  async provisionUser(claims: { issuer: string; subject: string; name: string | null; email: string | null; groups: readonly string[]; isAdmin?: boolean }): Promise<User> {
+    const greatest = this.#db.dialect === 'postgres' ? 'GREATEST' : 'MAX';
+    await this.#db.run(
+      `INSERT INTO users (id, issuer, subject, name, email, groups, is_admin, created_at, last_seen_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL)
+       ON CONFLICT (issuer, subject) DO UPDATE SET name = excluded.name, email = excluded.email, groups = excluded.groups,
+         is_admin = ${greatest}(users.is_admin, excluded.is_admin)`,
+      [randomUUID(), claims.issuer, claims.subject, claims.name, claims.email, JSON.stringify(claims.groups), claims.isAdmin === true ? 1 : 0, new Date().toISOString()],
+    );
+    return userFromRow((await this.#db.get('SELECT * FROM users WHERE issuer = ? AND subject = ?', [claims.issuer, claims.subject])) as Row);
   }
 
-  getUser(id: string): User | null {
-    const row = this.#db.prepare('SELECT * FROM users WHERE id = ?').get(id) as Row | undefined;
+  async getUser(id: string): Promise<User | null> {
+    const row = await this.#db.get('SELECT * FROM users WHERE id = ?', [id]);
     return row === undefined ? null : userFromRow(row);
   }
 
-  findUser(issuer: string, subject: string): User | null {
-    const row = this.#db.prepare('SELECT * FROM users WHERE issuer = ? AND subject = ?').get(issuer, subject) as Row | undefined;
+  async findUser(issuer: string, subject: string): Promise<User | null> {
+    const row = await this.#db.get('SELECT * FROM users WHERE issuer = ? AND subject = ?', [issuer, subject]);
     return row === undefined ? null : userFromRow(row);
   }
 
   /** Finds a user to invite by e-mail (any issuer) or by local user name; exact, case-insensitive. */
-  findUserByHandle(handle: string): User | null {
-    const row = this.#db
-      .prepare("SELECT * FROM users WHERE lower(email) = lower(?) OR (issuer = 'local' AND lower(subject) = lower(?)) ORDER BY created_at LIMIT 1")
-      .get(handle.trim(), handle.trim()) as Row | undefined;
+  async findUserByHandle(handle: string): Promise<User | null> {
+    const value = handle.trim();
+    const row = await this.#db.get(
+      "SELECT * FROM users WHERE lower(email) = lower(?) OR (issuer = 'local' AND lower(subject) = lower(?)) ORDER BY created_at LIMIT 1",
+      [value, value],
+    );
     return row === undefined ? null : userFromRow(row);
   }
 
-  touchUser(id: string, at: Date = new Date()): void {
-    this.#db.prepare('UPDATE users SET last_seen_at = ? WHERE id = ? AND (last_seen_at IS NULL OR last_seen_at < ?)').run(
+  async touchUser(id: string, at: Date = new Date()): Promise<void> {
+    await this.#db.run('UPDATE users SET last_seen_at = ? WHERE id = ? AND (last_seen_at IS NULL OR last_seen_at < ?)', [
       at.toISOString(),
       id,
       new Date(at.getTime() - lastUseResolutionMs).toISOString(),
-    );
+    ]);
   }
 
-  setUserDisabled(id: string, disabled: boolean): void {
-    this.#db.prepare('UPDATE users SET disabled = ? WHERE id = ?').run(disabled ? 1 : 0, id);
+  async setUserDisabled(id: string, disabled: boolean): Promise<void> {
+    await this.#db.run('UPDATE users SET disabled = ? WHERE id = ?', [disabled ? 1 : 0, id]);
   }
 
   // Tokens ----------------------------------------------------------------------------------------------------------
 
-  createToken(input: {
+  async createToken(input: {
     userId: string;
     albumId: string | null;
     permissions: readonly TokenPermission[];
@@ -241,14 +250,12 @@ export class IdentityStore {
     label?: string | null;
     notBefore?: Date | null;
     expiresAt?: Date | null;
-  }): { token: Token; secret: string } {
+  }): Promise<{ token: Token; secret: string }> {
     const { id, secret, hash } = newTokenSecret();
-    this.#db
-      .prepare(
-        `INSERT INTO tokens (id, secret_hash, user_id, album_id, kind, label, permissions, not_before, expires_at, created_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      )
-      .run(
+    await this.#db.run(
+      `INSERT INTO tokens (id, secret_hash, user_id, album_id, kind, label, permissions, not_before, expires_at, created_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      [
         id,
         hash,
         input.userId,
@@ -259,192 +266,214 @@ export class IdentityStore {
         input.notBefore?.toISOString() ?? null,
         input.expiresAt?.toISOString() ?? null,
         new Date().toISOString(),
-      );
-    return { token: this.getToken(id) as Token, secret };
+      ],
+    );
+    return { token: (await this.getToken(id)) as Token, secret };
   }
 
-  getToken(id: string): Token | null {
-    const row = this.#db.prepare('SELECT * FROM tokens WHERE id = ?').get(id) as Row | undefined;
+  async getToken(id: string): Promise<Token | null> {
+    const row = await this.#db.get('SELECT * FROM tokens WHERE id = ?', [id]);
     return row === undefined ? null : tokenFromRow(row);
   }
 
-  listTokens(filter: { userId?: string; albumId?: string }): Token[] {
-    const rows = this.#db
-      .prepare('SELECT * FROM tokens WHERE (@userId IS NULL OR user_id = @userId) AND (@albumId IS NULL OR album_id = @albumId) ORDER BY created_at')
-      .all({ userId: filter.userId ?? null, albumId: filter.albumId ?? null }) as Row[];
+  async listTokens(filter: { userId?: string; albumId?: string }): Promise<Token[]> {
+    const rows = await this.#db.all(
+      'SELECT * FROM tokens WHERE (CAST(? AS TEXT) IS NULL OR user_id = ?) AND (CAST(? AS TEXT) IS NULL OR album_id = ?) ORDER BY created_at',
+      [filter.userId ?? null, filter.userId ?? null, filter.albumId ?? null, filter.albumId ?? null],
+    );
     return rows.map(tokenFromRow);
   }
 
   /** Revokes by id or by the secret itself; true when a live token was revoked. */
-  revokeToken(idOrSecret: string, at: Date = new Date()): boolean {
+  async revokeToken(idOrSecret: string, at: Date = new Date()): Promise<boolean> {
     const id = tokenIdOf(idOrSecret) ?? idOrSecret;
-    return this.#db.prepare('UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL').run(at.toISOString(), id).changes === 1;
+    return (await this.#db.run('UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL', [at.toISOString(), id])) === 1;
   }
 
   /** Checks a presented secret: known, matching, not revoked, within its validity, its user enabled. */
-  authenticate(secret: string, now: Date = new Date()): TokenCheck {
+  async authenticate(secret: string, now: Date = new Date()): Promise<TokenCheck> {
     const id = tokenIdOf(secret);
     if (id === null) return { ok: false, reason: 'malformed', tokenId: null };
-    const row = this.#db.prepare('SELECT * FROM tokens WHERE id = ?').get(id) as Row | undefined;
+    const row = await this.#db.get('SELECT * FROM tokens WHERE id = ?', [id]);
     if (row === undefined || !secretMatchesHash(secret, str(row.secret_hash))) return { ok: false, reason: 'unknown', tokenId: null };
     const token = tokenFromRow(row);
     if (token.revokedAt !== null) return { ok: false, reason: 'revoked', tokenId: id };
     if (token.notBefore !== null && now < new Date(token.notBefore)) return { ok: false, reason: 'not-yet-valid', tokenId: id };
     if (token.expiresAt !== null && now >= new Date(token.expiresAt)) return { ok: false, reason: 'expired', tokenId: id };
-    const user = this.getUser(token.userId);
+    const user = await this.getUser(token.userId);
     if (user === null || user.disabled) return { ok: false, reason: 'user-disabled', tokenId: id };
-    this.#db
-      .prepare('UPDATE tokens SET last_used_at = ? WHERE id = ? AND (last_used_at IS NULL OR last_used_at < ?)')
-      .run(now.toISOString(), id, new Date(now.getTime() - lastUseResolutionMs).toISOString());
-    this.touchUser(user.id, now);
+    await this.#db.run('UPDATE tokens SET last_used_at = ? WHERE id = ? AND (last_used_at IS NULL OR last_used_at < ?)', [
+      now.toISOString(),
+      id,
+      new Date(now.getTime() - lastUseResolutionMs).toISOString(),
+    ]);
+    await this.touchUser(user.id, now);
     return { ok: true, token, user };
   }
 
   // Albums ----------------------------------------------------------------------------------------------------------
 
-  createAlbum(input: {
+  async createAlbum(input: {
     name: string;
     description?: string | null | undefined;
     ethicsProtocol?: string | null | undefined;
     approvalExpiry?: string | null | undefined;
     destructionDate?: string | null | undefined;
     adminUserId?: string | null | undefined;
-  }): Album {
+  }): Promise<Album> {
     const id = randomUUID();
     const now = new Date().toISOString();
-    this.#db.transaction(() => {
-      this.#db
-        .prepare('INSERT INTO albums (id, name, description, ethics_protocol, approval_expiry, destruction_date, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
-        .run(id, input.name, input.description ?? null, input.ethicsProtocol ?? null, input.approvalExpiry ?? null, input.destructionDate ?? null, now);
-      if (input.adminUserId != null) this.addMember(id, input.adminUserId, { isAdmin: true, flags: allMemberFlags }, input.adminUserId);
-    })();
-    return this.getAlbum(id) as Album;
+    await this.#db.transaction(async (tx) => {
+      await tx.run('INSERT INTO albums (id, name, description, ethics_protocol, approval_expiry, destruction_date, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)', [
+        id,
+        input.name,
+        input.description ?? null,
+        input.ethicsProtocol ?? null,
+        input.approvalExpiry ?? null,
+        input.destructionDate ?? null,
+        now,
+      ]);
+      if (input.adminUserId != null) await this.#addMember(tx, id, input.adminUserId, { isAdmin: true, flags: allMemberFlags }, input.adminUserId);
+    });
+    return (await this.getAlbum(id)) as Album;
   }
 
-  getAlbum(id: string): Album | null {
-    const row = this.#db.prepare('SELECT * FROM albums WHERE id = ?').get(id) as Row | undefined;
+  async getAlbum(id: string): Promise<Album | null> {
+    const row = await this.#db.get('SELECT * FROM albums WHERE id = ?', [id]);
     return row === undefined ? null : albumFromRow(row);
   }
 
-  listAlbums(filter: { memberUserId?: string; includeDestroyed?: boolean } = {}): Album[] {
-    const rows = this.#db
-      .prepare(
-        `SELECT a.* FROM albums a
-         WHERE (@userId IS NULL OR EXISTS (SELECT 1 FROM album_members m WHERE m.album_id = a.id AND m.user_id = @userId))
-           AND (@includeDestroyed = 1 OR a.destroyed_at IS NULL)
-         ORDER BY a.name`,
-      )
-      .all({ userId: filter.memberUserId ?? null, includeDestroyed: filter.includeDestroyed === true ? 1 : 0 }) as Row[];
+  async listAlbums(filter: { memberUserId?: string; includeDestroyed?: boolean } = {}): Promise<Album[]> {
+    const rows = await this.#db.all(
+      `SELECT a.* FROM albums a
+       WHERE (CAST(? AS TEXT) IS NULL OR EXISTS (SELECT 1 FROM album_members m WHERE m.album_id = a.id AND m.user_id = ?))
+         AND (CAST(? AS INTEGER) = 1 OR a.destroyed_at IS NULL)
+       ORDER BY a.name`,
+      [filter.memberUserId ?? null, filter.memberUserId ?? null, filter.includeDestroyed === true ? 1 : 0],
+    );
     return rows.map(albumFromRow);
   }
 
-  updateAlbum(id: string, patch: { readonly [K in 'name' | 'description' | 'ethicsProtocol' | 'approvalExpiry' | 'destructionDate']?: Album[K] | undefined }): Album | null {
-    const current = this.getAlbum(id);
+  async updateAlbum(
+    id: string,
+    patch: { readonly [K in 'name' | 'description' | 'ethicsProtocol' | 'approvalExpiry' | 'destructionDate']?: Album[K] | undefined },
+  ): Promise<Album | null> {
+    const current = await this.getAlbum(id);
     if (current === null) return null;
     const next = { ...current, ...Object.fromEntries(Object.entries(patch).filter((entry) => entry[1] !== undefined)) };
-    this.#db
-      .prepare('UPDATE albums SET name = ?, description = ?, ethics_protocol = ?, approval_expiry = ?, destruction_date = ? WHERE id = ?')
-      .run(next.name, next.description, next.ethicsProtocol, next.approvalExpiry, next.destructionDate, id);
+    await this.#db.run('UPDATE albums SET name = ?, description = ?, ethics_protocol = ?, approval_expiry = ?, destruction_date = ? WHERE id = ?', [
+      next.name,
+      next.description,
+      next.ethicsProtocol,
+      next.approvalExpiry,
+      next.destructionDate,
+      id,
+    ]);
     return this.getAlbum(id);
   }
 
-  markAlbumDestroyed(id: string, at: Date = new Date()): void {
-    this.#db.transaction(() => {
-      this.#db.prepare('UPDATE albums SET destroyed_at = ? WHERE id = ?').run(at.toISOString(), id);
-      this.#db.prepare('DELETE FROM album_series WHERE album_id = ?').run(id);
-      this.#db.prepare('UPDATE tokens SET revoked_at = ? WHERE album_id = ? AND revoked_at IS NULL').run(at.toISOString(), id);
-    })();
+  async markAlbumDestroyed(id: string, at: Date = new Date()): Promise<void> {
+    await this.#db.transaction(async (tx) => {
+      await tx.run('UPDATE albums SET destroyed_at = ? WHERE id = ?', [at.toISOString(), id]);
+      await tx.run('DELETE FROM album_series WHERE album_id = ?', [id]);
+      await tx.run('UPDATE tokens SET revoked_at = ? WHERE album_id = ? AND revoked_at IS NULL', [at.toISOString(), id]);
+    });
   }
 
-  addMember(
+  async #addMember(
+    db: SqlDb,
+    albumId: string,
+    userId: string,
+    options: { isAdmin?: boolean; flags?: { readonly [F in keyof MemberFlags]?: boolean | undefined } },
+    actorId: string | null,
+  ): Promise<void> {
+    const given = Object.fromEntries(Object.entries(options.flags ?? {}).filter((entry) => entry[1] !== undefined));
+    const flags = { ...defaultMemberFlags, ...given };
+    await db.run(
+      `INSERT INTO album_members (album_id, user_id, is_admin, flags, added_at) VALUES (?, ?, ?, ?, ?)
+       ON CONFLICT (album_id, user_id) DO UPDATE SET is_admin = excluded.is_admin, flags = excluded.flags`,
+      [albumId, userId, options.isAdmin === true ? 1 : 0, JSON.stringify(flags), new Date().toISOString()],
+    );
+    await this.#addEvent(db, albumId, 'member-added', actorId, { userId });
+  }
+
+  async addMember(
     albumId: string,
     userId: string,
     options: { isAdmin?: boolean; flags?: { readonly [F in keyof MemberFlags]?: boolean | undefined } } = {},
     actorId: string | null = null,
-  ): Member {
-    const given = Object.fromEntries(Object.entries(options.flags ?? {}).filter((entry) => entry[1] !== undefined));
-    const flags = { ...defaultMemberFlags, ...given };
-    this.#db
-      .prepare(
-        `INSERT INTO album_members (album_id, user_id, is_admin, flags, added_at) VALUES (?, ?, ?, ?, ?)
-         ON CONFLICT (album_id, user_id) DO UPDATE SET is_admin = excluded.is_admin, flags = excluded.flags`,
-      )
-      .run(albumId, userId, options.isAdmin === true ? 1 : 0, JSON.stringify(flags), new Date().toISOString());
-    this.addEvent(albumId, 'member-added', actorId, { userId });
-    return this.getMember(albumId, userId) as Member;
+  ): Promise<Member> {
+    await this.#db.transaction((tx) => this.#addMember(tx, albumId, userId, options, actorId));
+    return (await this.getMember(albumId, userId)) as Member;
   }
 
-  removeMember(albumId: string, userId: string, actorId: string | null = null): boolean {
-    const removed = this.#db.prepare('DELETE FROM album_members WHERE album_id = ? AND user_id = ?').run(albumId, userId).changes === 1;
-    if (removed) this.addEvent(albumId, 'member-removed', actorId, { userId });
-    return removed;
+  async removeMember(albumId: string, userId: string, actorId: string | null = null): Promise<boolean> {
+    return this.#db.transaction(async (tx) => {
+      const removed = (await tx.run('DELETE FROM album_members WHERE album_id = ? AND user_id = ?', [albumId, userId])) === 1;
+      if (removed) await this.#addEvent(tx, albumId, 'member-removed', actorId, { userId });
+      return removed;
+    });
   }
 
-  getMember(albumId: string, userId: string): Member | null {
-    const row = this.#db.prepare('SELECT * FROM album_members WHERE album_id = ? AND user_id = ?').get(albumId, userId) as Row | undefined;
+  async getMember(albumId: string, userId: string): Promise<Member | null> {
+    const row = await this.#db.get('SELECT * FROM album_members WHERE album_id = ? AND user_id = ?', [albumId, userId]);
     return row === undefined ? null : memberFromRow(row);
   }
 
-  listMembers(albumId: string): Member[] {
-    return (this.#db.prepare('SELECT * FROM album_members WHERE album_id = ? ORDER BY added_at').all(albumId) as Row[]).map(memberFromRow);
+  async listMembers(albumId: string): Promise<Member[]> {
+    return (await this.#db.all('SELECT * FROM album_members WHERE album_id = ? ORDER BY added_at', [albumId])).map(memberFromRow);
   }
 
-  addSeries(albumId: string, studyInstanceUID: string, seriesInstanceUID: string, actorId: string | null = null): boolean {
-    const added =
-      this.#db
-        .prepare('INSERT OR IGNORE INTO album_series (album_id, study_uid, series_uid, added_by, added_at) VALUES (?, ?, ?, ?, ?)')
-        .run(albumId, studyInstanceUID, seriesInstanceUID, actorId, new Date().toISOString()).changes === 1;
-    if (added) this.addEvent(albumId, 'series-added', actorId, { studyInstanceUID, seriesInstanceUID });
-    return added;
+  async addSeries(albumId: string, studyInstanceUID: string, seriesInstanceUID: string, actorId: string | null = null): Promise<boolean> {
+    return this.#db.transaction(async (tx) => {
+      const added =
+        (await tx.run(
+          'INSERT INTO album_series (album_id, study_uid, series_uid, added_by, added_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING',
+          [albumId, studyInstanceUID, seriesInstanceUID, actorId, new Date().toISOString()],
+        )) === 1;
+      if (added) await this.#addEvent(tx, albumId, 'series-added', actorId, { studyInstanceUID, seriesInstanceUID });
+      return added;
+    });
   }
 
-  removeSeries(albumId: string, studyInstanceUID: string, seriesInstanceUID: string, actorId: string | null = null): boolean {
-    const removed =
-      this.#db.prepare('DELETE FROM album_series WHERE album_id = ? AND study_uid = ? AND series_uid = ?').run(albumId, studyInstanceUID, seriesInstanceUID)
-        .changes === 1;
-    if (removed) this.addEvent(albumId, 'series-removed', actorId, { studyInstanceUID, seriesInstanceUID });
-    return removed;
+  async removeSeries(albumId: string, studyInstanceUID: string, seriesInstanceUID: string, actorId: string | null = null): Promise<boolean> {
+    return this.#db.transaction(async (tx) => {
+      const removed = (await tx.run('DELETE FROM album_series WHERE album_id = ? AND study_uid = ? AND series_uid = ?', [albumId, studyInstanceUID, seriesInstanceUID])) === 1;
+      if (removed) await this.#addEvent(tx, albumId, 'series-removed', actorId, { studyInstanceUID, seriesInstanceUID });
+      return removed;
+    });
   }
 
-  listAlbumSeries(albumId: string): Array<{ studyInstanceUID: string; seriesInstanceUID: string; addedAt: string }> {
-    return (this.#db.prepare('SELECT study_uid, series_uid, added_at FROM album_series WHERE album_id = ? ORDER BY study_uid, series_uid').all(albumId) as Row[]).map(
-      (row) => ({ studyInstanceUID: str(row.study_uid), seriesInstanceUID: str(row.series_uid), addedAt: str(row.added_at) }),
-    );
+  async listAlbumSeries(albumId: string): Promise<Array<{ studyInstanceUID: string; seriesInstanceUID: string; addedAt: string }>> {
+    const rows = await this.#db.all('SELECT study_uid, series_uid, added_at FROM album_series WHERE album_id = ? ORDER BY study_uid, series_uid', [albumId]);
+    return rows.map((row) => ({ studyInstanceUID: str(row.study_uid), seriesInstanceUID: str(row.series_uid), addedAt: str(row.added_at) }));
   }
 
   /** Albums (not destroyed) that hold a series: a series in no other album is destroyed with its last album. */
-  albumsHoldingSeries(studyInstanceUID: string, seriesInstanceUID: string): string[] {
-    return (
-      this.#db
-        .prepare(
-          `SELECT s.album_id FROM album_series s JOIN albums a ON a.id = s.album_id
-           WHERE s.study_uid = ? AND s.series_uid = ? AND a.destroyed_at IS NULL`,
-        )
-        .all(studyInstanceUID, seriesInstanceUID) as Row[]
-    ).map((row) => str(row.album_id));
-  }
-
-  isSeriesInAlbum(albumId: string, studyInstanceUID: string, seriesInstanceUID: string): boolean {
-    return (
-      this.#db.prepare('SELECT 1 FROM album_series WHERE album_id = ? AND study_uid = ? AND series_uid = ?').get(albumId, studyInstanceUID, seriesInstanceUID) !==
-      undefined
+  async albumsHoldingSeries(studyInstanceUID: string, seriesInstanceUID: string): Promise<string[]> {
+    const rows = await this.#db.all(
+      `SELECT s.album_id FROM album_series s JOIN albums a ON a.id = s.album_id
+       WHERE s.study_uid = ? AND s.series_uid = ? AND a.destroyed_at IS NULL`,
+      [studyInstanceUID, seriesInstanceUID],
     );
+    return rows.map((row) => str(row.album_id));
   }
 
-  addEvent(albumId: string, type: AlbumEvent['type'], actorId: string | null, detail: AlbumEvent['detail']): void {
-    this.#db.prepare('INSERT INTO album_events (album_id, type, actor_id, time, detail) VALUES (?, ?, ?, ?, ?)').run(
-      albumId,
-      type,
-      actorId,
-      new Date().toISOString(),
-      JSON.stringify(detail),
-    );
+  async isSeriesInAlbum(albumId: string, studyInstanceUID: string, seriesInstanceUID: string): Promise<boolean> {
+    return (await this.#db.get('SELECT 1 AS present FROM album_series WHERE album_id = ? AND study_uid = ? AND series_uid = ?', [albumId, studyInstanceUID, seriesInstanceUID])) !== undefined;
   }
 
-  listEvents(albumId: string, afterId = 0, limit = 100): AlbumEvent[] {
-    return (
-      this.#db.prepare('SELECT * FROM album_events WHERE album_id = ? AND id > ? ORDER BY id LIMIT ?').all(albumId, afterId, Math.min(limit, 1000)) as Row[]
-    ).map((row) => ({
+  async #addEvent(db: SqlDb, albumId: string, type: AlbumEvent['type'], actorId: string | null, detail: AlbumEvent['detail']): Promise<void> {
+    await db.run('INSERT INTO album_events (album_id, type, actor_id, time, detail) VALUES (?, ?, ?, ?, ?)', [albumId, type, actorId, new Date().toISOString(), JSON.stringify(detail)]);
+  }
+
+  addEvent(albumId: string, type: AlbumEvent['type'], actorId: string | null, detail: AlbumEvent['detail']): Promise<void> {
+    return this.#addEvent(this.#db, albumId, type, actorId, detail);
+  }
+
+  async listEvents(albumId: string, afterId = 0, limit = 100): Promise<AlbumEvent[]> {
+    const rows = await this.#db.all('SELECT * FROM album_events WHERE album_id = ? AND id > ? ORDER BY id LIMIT ?', [albumId, afterId, Math.min(limit, 1000)]);
+    return rows.map((row) => ({
       id: Number(row.id),
       albumId: str(row.album_id),
       type: str(row.type) as AlbumEvent['type'],

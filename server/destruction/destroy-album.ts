@@ -90,14 +90,14 @@ export async function destroyAlbum(
   request: DestructionRequest,
 ): Promise<DestructionCertificate> {
   const { identity, index, blobs } = deps;
-  const album = identity.getAlbum(request.albumId);
+  const album = await identity.getAlbum(request.albumId);
   if (album === null || album.destroyedAt !== null) throw new AppError('NOT_FOUND', [{ path: 'album', issue: 'no such album, or already destroyed' }]);
 
   const destroy: Array<{ scope: Scope; derived: boolean }> = [];
   const retained: Array<{ studyHash: string; seriesHash: string; heldByAlbums: number }> = [];
-  const albumSeries = identity.listAlbumSeries(album.id);
+  const albumSeries = await identity.listAlbumSeries(album.id);
   for (const { studyInstanceUID, seriesInstanceUID } of albumSeries) {
-    const others = identity.albumsHoldingSeries(studyInstanceUID, seriesInstanceUID).filter((id) => id !== album.id);
+    const others = (await identity.albumsHoldingSeries(studyInstanceUID, seriesInstanceUID)).filter((id) => id !== album.id);
     if (others.length > 0) retained.push({ studyHash: hashUid(studyInstanceUID), seriesHash: hashUid(seriesInstanceUID), heldByAlbums: others.length });
     else destroy.push({ scope: { study: studyInstanceUID, series: seriesInstanceUID }, derived: false });
   }
@@ -110,7 +110,7 @@ export async function destroyAlbum(
   for (const study of studies) {
     for (const row of await index.instances({ study })) {
       if (destroyedSeries.has(row.seriesUID)) continue;
-      if (identity.albumsHoldingSeries(study, row.seriesUID).some((id) => id !== album.id)) continue;
+      if ((await identity.albumsHoldingSeries(study, row.seriesUID)).some((id) => id !== album.id)) continue;
       const [meta] = await index.metadata({ study, series: row.seriesUID, instance: row.sopInstanceUID });
       const refs = new Set<string>();
       if (meta !== undefined) referencedUids(JSON.parse(meta.json) as unknown, refs);
@@ -136,7 +136,7 @@ export async function destroyAlbum(
       derived,
     });
   }
-  identity.markAlbumDestroyed(album.id, new Date(destroyedAt));
+  await identity.markAlbumDestroyed(album.id, new Date(destroyedAt));
 
   // Verification scan: no index row and no blob may remain for what was destroyed.
   const problems: string[] = [];
