@@ -44,6 +44,7 @@ export interface WriteOptions {
   readonly durability: Durability;
 }
 
+const windowBuffer = new Uint8Array(1 << 20);
 const copyBuffer = Buffer.allocUnsafe(1 << 20);
 const createdDirs = new Set<string>();
 
@@ -85,7 +86,11 @@ function writeOutput(
         continue;
       }
       flush();
-      if (inFd === undefined) {
+      const inWindow = source instanceof WindowedSource ? source.peek(segment.offset, segment.length) : undefined;
+      if (inWindow !== undefined) {
+        // Small files are read whole by the first window read: no second read.
+        writeAll(fd, inWindow);
+      } else if (inFd === undefined) {
         const bytes = source.read(segment.offset, segment.length);
         writeAll(fd, bytes);
       } else {
@@ -127,7 +132,9 @@ function processFileInner(task: FileTask, engine: DeidEngine, options: WriteOpti
     fd = openSync(task.path, 'r');
     size = fstatSync(fd).size;
     const inFd = fd;
-    const source = new WindowedSource(size, (position, target) => readSync(inFd, target, 0, target.length, position));
+    // A 1 MiB window, reused from file to file (files are processed one at a time per thread): most single-frame
+    // files are read with one read call, large ones stay bounded.
+    const source = new WindowedSource(size, (position, target) => readSync(inFd, target, 0, target.length, position), windowBuffer);
     const file = parseDicom(source, { inflate: (bytes) => new Uint8Array(inflateRawSync(bytes)) });
     const outcome = engine.process(file);
     if (outcome.status !== 'deidentified') {

@@ -29,12 +29,21 @@ export class WindowedSource implements ByteSource {
   private windowStart = 0;
   private windowLength = 0;
 
+  /** `window`: a size, or a buffer to reuse (the caller guarantees that one file is read at a time with it). */
   constructor(
     readonly size: number,
     private readonly readAt: (position: number, target: Uint8Array) => number,
-    windowSize = 64 * 1024,
+    window: number | Uint8Array = 64 * 1024,
   ) {
-    this.window = new Uint8Array(windowSize);
+    this.window = typeof window === 'number' ? new Uint8Array(window) : window;
+  }
+
+  /** The bytes when they are already in the window (no read), else undefined. */
+  peek(offset: number, length: number): Uint8Array | undefined {
+    if (offset >= this.windowStart && offset + length <= this.windowStart + this.windowLength) {
+      return this.window.subarray(offset - this.windowStart, offset - this.windowStart + length);
+    }
+    return undefined;
   }
 
   read(offset: number, length: number): Uint8Array {
