@@ -1,24 +1,16 @@
 import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import Fastify, { type FastifyInstance, type LightMyRequestResponse } from 'fastify';
-import pino from 'pino';
+import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AppError } from '../../shared/errors/app-error.js';
-import { toWireError } from '../../shared/ipc/envelope.js';
 import { auditPaths } from '../audit/audit-log.js';
-import { loadOrCreateSigner } from '../audit/audit-signer.js';
 import { verifyAuditTrail } from '../audit/audit-verify.js';
-import { destroyAlbum } from '../destruction/destroy-album.js';
-import { dicomwebRoutes } from '../dicomweb/routes.js';
-import { defaultDicomwebOptions } from '../dicomweb/services.js';
 import { openStorage, type Storage } from '../storage/open-storage.js';
-import { multipartBody, parseMultipartResponse } from '../test-support/dicomweb-helpers.js';
+import { parseMultipartResponse } from '../test-support/dicomweb-helpers.js';
 import { corpusDir, requireCorpus } from '../test-support/requirements.js';
 import { newUid, syntheticInstance } from '../test-support/synthetic-dicom.js';
-import { AlbumScopedIndex, albumContextHook, albumDicomwebRule, albumScopedBlobs } from './album-scope.js';
-import { globalDicomwebRule } from './dicomweb-access.js';
-import { attachIdentity, type IdentityModule } from './identity-module.js';
+import type { IdentityModule } from './identity-module.js';
+import { identityApp, stowAs } from '../test-support/identity-app.js';
 
 // Album-scoped DICOMweb and certified destruction on the real embedded storage (SQLite index + files).
 let app: FastifyInstance;
@@ -36,24 +28,7 @@ const sops = { a1: newUid(), a2: newUid(), b1: newUid(), c1: newUid() };
 beforeAll(async () => {
   dataDir = await mkdtemp(join(tmpdir(), 'paradim-album-scope-'));
   storage = await openStorage({ dataDir, orphanGraceMs: 0 });
-  app = Fastify({ loggerInstance: pino({ level: 'silent' }) }) as unknown as FastifyInstance;
-  app.setErrorHandler((error, _request, reply) => {
-    void reply.status(error instanceof AppError ? error.httpStatus : ((error as { statusCode?: number }).statusCode ?? 500)).send({ error: toWireError(error) });
-  });
-  const signer = loadOrCreateSigner(auditPaths(dataDir).keyFile);
-  identity = await attachIdentity(app, {
-    dataDir,
-    destroyAlbum: (request) => destroyAlbum({ identity: identity.identity, audit: identity.audit, index: storage.index, blobs: storage.blobs, signer, dataDir }, request),
-  });
-  const options = defaultDicomwebOptions;
-  await app.register(dicomwebRoutes, { prefix: '/dicomweb', services: { index: storage.index, blobs: storage.blobs, options }, routeConfig: (action) => ({ access: globalDicomwebRule(action) }) });
-  await app.register(dicomwebRoutes, {
-    prefix: '/albums/:album/dicomweb',
-    services: { index: new AlbumScopedIndex(storage.index, identity.identity), blobs: albumScopedBlobs(storage.blobs), options },
-    routeConfig: (action) => ({ access: albumDicomwebRule(action) }),
-    setup: albumContextHook,
-  });
-  await app.ready();
+  ({ app, identity } = await identityApp({ dataDir, storage }));
 
   const store = identity.identity;
   const root = await store.ensureLocalUser('root', { isAdmin: true });
@@ -76,10 +51,7 @@ afterAll(async () => {
   await storage.close();
 });
 
-function stow(url: string, token: string, parts: Buffer[]): Promise<LightMyRequestResponse> {
-  const { body, contentType } = multipartBody(parts);
-  return app.inject({ method: 'POST', url, headers: { 'content-type': contentType, accept: 'application/dicom+json', authorization: `Bearer ${token}` }, payload: body });
-}
+const stow = (url: string, token: string, parts: Buffer[]): Promise<LightMyRequestResponse> => stowAs(app, url, token, parts);
 
 const get = (url: string, token: string, accept = 'application/dicom+json'): Promise<LightMyRequestResponse> =>
   app.inject({ method: 'GET', url, headers: { accept, authorization: `Bearer ${token}` } });
