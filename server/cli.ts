@@ -1,3 +1,4 @@
+import './threadpool.js';
 import { parseArgs } from 'node:util';
 import { AppError } from '../shared/errors/app-error.js';
 import { adminCommands, adminUsage, runAdminCommand } from './admin-cli.js';

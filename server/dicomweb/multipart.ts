@@ -30,7 +30,8 @@ export type PartHeaders = Record<string, string>;
 const CRLF = Buffer.from('\r\n');
 const HEADER_END = Buffer.from('\r\n\r\n');
 
-type State = 'preamble' | 'after-delimiter' | 'headers' | 'body' | 'done';
+type State = 'preamble' | 'after-delimiter' | 'headers' | 'body' | 'expect-delimiter' | 'done';
+const EMPTY = Buffer.alloc(0);
 
 /** Reads the body; returns the number of parts seen and whether the closing delimiter was found. */
 export async function readMultipart(
@@ -45,9 +46,32 @@ export async function readMultipart(
   let pending: Buffer = CRLF;
   let sink: PartSink | undefined;
   let parts = 0;
+  /** Bytes left in the current part when it declared a Content-Length. */
+  let remaining: number | undefined;
 
   const process = async (): Promise<void> => {
     for (;;) {
+      if (state === 'body' && remaining !== undefined) {
+        // The part declared its length: no scanning, just check that the delimiter follows.
+        if (pending.length <= remaining) {
+          if (pending.length > 0 && sink !== undefined) await sink.write(pending);
+          remaining -= pending.length;
+          pending = EMPTY;
+          return;
+        }
+        if (remaining > 0 && sink !== undefined) await sink.write(pending.subarray(0, remaining));
+        pending = pending.subarray(remaining);
+        remaining = undefined;
+        state = 'expect-delimiter';
+      }
+      if (state === 'expect-delimiter') {
+        if (pending.length < delimiter.length) return;
+        if (!pending.subarray(0, delimiter.length).equals(delimiter)) throw new MultipartError('a part does not end where its Content-Length says');
+        sink?.end();
+        sink = undefined;
+        pending = pending.subarray(delimiter.length);
+        state = 'after-delimiter';
+      }
       if (state === 'preamble' || state === 'body') {
         const index = pending.indexOf(delimiter);
         if (index === -1) {
@@ -102,7 +126,10 @@ export async function readMultipart(
         }
         parts += 1;
         if (parts > limits.maxParts) throw new MultipartError('the request has too many parts');
-        sink = await onPart(parseHeaders(headerText), parts - 1);
+        const headers = parseHeaders(headerText);
+        const declared = headers['content-length'];
+        remaining = declared !== undefined && /^\d{1,15}$/.test(declared) ? Number(declared) : undefined;
+        sink = await onPart(headers, parts - 1);
         state = 'body';
       }
       if (state === 'done') return;
@@ -113,7 +140,17 @@ export async function readMultipart(
     for await (const raw of body) {
       const chunk = typeof raw === 'string' ? Buffer.from(raw, 'latin1') : raw;
       if (state === 'done') continue; // Epilogue: ignored.
-      pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
+      if (pending.length === 0) pending = chunk;
+      else if (state === 'body' && remaining === undefined && pending.length < delimiter.length) {
+        // Only a possible delimiter prefix is pending: check the seam without copying the whole chunk.
+        const seam = Buffer.concat([pending, chunk.subarray(0, delimiter.length)]);
+        const index = seam.indexOf(delimiter);
+        if (index === -1 || index >= pending.length) {
+          // No delimiter starts in the pending bytes: they are part data.
+          if (sink !== undefined) await sink.write(pending);
+          pending = chunk;
+        } else pending = Buffer.concat([pending, chunk]);
+      } else pending = Buffer.concat([pending, chunk]);
       await process();
     }
   } catch (error) {

@@ -125,6 +125,18 @@ describe('STOW-RS bad input: per-instance failure reasons, the server keeps serv
     expect((await app.inject({ method: 'GET', url: '/healthz' })).statusCode).toBe(200);
   });
 
+  it('fails a part whose Content-Length is wrong instead of storing shifted bytes', async () => {
+    const first = instance();
+    const second = instance();
+    const lying = multipartBody([first.bytes, second.bytes], {
+      partHeaders: [`Content-Type: application/dicom\r\nContent-Length: ${first.bytes.length}`, `Content-Type: application/dicom\r\nContent-Length: ${second.bytes.length - 10}`],
+    });
+    const response = await post(lying.body, lying.contentType);
+    expect(response.statusCode).toBe(202);
+    expect(referencedCount(response)).toBe(1);
+    expect(String(response.headers.warning)).toContain('Content-Length');
+  });
+
   it('leaves no blob behind for failed or repeated instances', async () => {
     const blobs = readdirSync(join(dataDir, 'blobs'), { recursive: true }).filter((name) => /[0-9a-f]{32}$/.test(String(name)));
     const instances = (await app.inject({ method: 'GET', url: '/dicomweb/instances?limit=100000' })).json() as Json[];
@@ -144,9 +156,15 @@ describe('STOW-RS over real HTTP', () => {
     await app.close();
   });
 
-  it('accepts a chunked body written in odd pieces (as Orthanc sends it) and returns the bytes over HTTP', async () => {
+  it.each([
+    ['with', true],
+    ['without', false],
+  ])('accepts a chunked body written in odd pieces, parts %s Content-Length, and returns the bytes over HTTP', async (_label, withLength) => {
     const items = Array.from({ length: 6 }, () => instance('HTTP-1'));
-    const { body, contentType } = multipartBody(items.map((item) => item.bytes));
+    const { body, contentType } = multipartBody(
+      items.map((item) => item.bytes),
+      withLength ? {} : { partHeaders: items.map(() => 'Content-Type: application/dicom') },
+    );
     const answer = await new Promise<{ status: number; text: string }>((resolve, reject) => {
       const req = httpRequest(`${base}/dicomweb/studies`, { method: 'POST', headers: { 'content-type': contentType, accept: 'application/dicom+json', 'transfer-encoding': 'chunked' } }, (res) => {
         const chunks: Buffer[] = [];

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { AppError } from '../../shared/errors/app-error.js';
 import { DicomParseError, NeedMoreBytes, parsePart10, type ParsedPart10 } from '../dicom/part10.js';
@@ -126,6 +127,7 @@ export async function storeInstances(services: DicomwebServices, request: Fastif
     throw new AppError('INVALID_INPUT', [{ path: 'content-type', issue: 'the multipart boundary is missing or too long' }]);
   }
   const parts: StowPart[] = [];
+  const group = randomBytes(1).toString('hex');
   const body = request.body as AsyncIterable<Buffer>;
   let bodyError: string | undefined;
   let complete = true;
@@ -136,7 +138,7 @@ export async function storeInstances(services: DicomwebServices, request: Fastif
       async (headers: PartHeaders) => {
         const declared = parseMediaType(headers['content-type'] ?? 'application/dicom').type;
         const accepted = dicomTypes.has(declared);
-        const part = new StowPart(services, accepted ? await services.blobs.create() : undefined, accepted ? undefined : declared, study);
+        const part = new StowPart(services, accepted ? await services.blobs.create({ group }) : undefined, accepted ? undefined : declared, study);
         parts.push(part);
         return part;
       },

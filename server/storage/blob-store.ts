@@ -8,8 +8,11 @@ import type { Readable } from 'node:stream';
 export interface BlobStore {
   readonly kind: 'filesystem' | 's3';
   init(): Promise<void>;
-  /** A new blob under a fresh key; bytes are written in order, then `finish` or `abort`. */
-  create(): Promise<BlobWriter>;
+  /**
+   * A new blob under a fresh key; bytes are written in order, then `finish` or `abort`. `group` (two hex digits) is a
+   * placement hint: blobs of one request share it so the filesystem store fsyncs one folder for them.
+   */
+  create(options?: { group?: string }): Promise<BlobWriter>;
   /** Makes finished blobs durable before they are acknowledged (filesystem: fsync of their folders). */
   commit(keys: readonly string[]): Promise<void>;
   /** Reads a byte range [start, end) or the whole blob. */

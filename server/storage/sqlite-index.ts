@@ -1,4 +1,5 @@
 import Database from 'better-sqlite3';
+import { SqliteWriter } from './sqlite-writer.js';
 import type { DicomIndex, InstanceRecord, InstanceRow, QidoQuery, QidoRow, Scope, StoreOutcome } from './dicom-index.js';
 import {
   deleteSelectSql,
@@ -8,7 +9,6 @@ import {
   qidoSql,
   schemaStatements,
   seriesParams,
-  sql,
   sqliteDialect,
   studyParams,
   toInstanceRow,
@@ -19,11 +19,13 @@ import {
 
 /**
  * The embedded index: one SQLite file in WAL mode with `synchronous=FULL`, so a committed transaction is on disk
- * before the STOW response is sent. better-sqlite3 is synchronous; each batch is one transaction.
+ * before the STOW response is sent. Reads run on this thread (better-sqlite3 is synchronous and fast for them);
+ * writes go to a worker thread that group-commits (see sqlite-writer.ts), so an fsync never blocks the event loop.
  */
 export class SqliteIndex implements DicomIndex {
   readonly kind = 'sqlite';
   private db: Database.Database | undefined;
+  private writer: SqliteWriter | undefined;
 
   constructor(private readonly file: string) {}
 
@@ -40,30 +42,26 @@ export class SqliteIndex implements DicomIndex {
     db.pragma('cache_size = -65536');
     for (const statement of schemaStatements) db.exec(statement);
     this.db = db;
+    this.writer = new SqliteWriter(this.file);
+  }
+
+  private get write(): SqliteWriter {
+    if (this.writer === undefined) throw new Error('the index is not open');
+    return this.writer;
   }
 
   async store(records: readonly InstanceRecord[]): Promise<StoreOutcome[]> {
-    const db = this.handle;
-    const byUid = db.prepare<[string], { study_uid: string; series_uid: string }>(sql.instanceByUid);
-    const seriesStudy = db.prepare<[string], { study_uid: string }>(sql.seriesStudy);
-    const insertStudy = db.prepare(sql.insertStudy);
-    const insertSeries = db.prepare(sql.insertSeries);
-    const insertInstance = db.prepare(sql.insertInstance);
     const now = Date.now();
-    const run = db.transaction((batch: readonly InstanceRecord[]): StoreOutcome[] =>
-      batch.map((record) => {
-        const existing = byUid.get(record.sopInstanceUID);
-        if (existing !== undefined) {
-          return existing.study_uid === record.studyUID && existing.series_uid === record.seriesUID ? 'exists' : 'conflict';
-        }
-        const series = seriesStudy.get(record.seriesUID);
-        if (series !== undefined && series.study_uid !== record.studyUID) return 'conflict';
-        insertStudy.run(...studyParams(record, now));
-        insertSeries.run(...seriesParams(record, now));
-        return insertInstance.run(...instanceParams(record, now)).changes === 1 ? 'stored' : 'exists';
-      }),
+    return this.write.store(
+      records.map((record) => ({
+        sop: record.sopInstanceUID,
+        study: record.studyUID,
+        series: record.seriesUID,
+        studyParams: studyParams(record, now),
+        seriesParams: seriesParams(record, now),
+        instanceParams: instanceParams(record, now),
+      })),
     );
-    return run.immediate(records);
   }
 
   async instances(scope: Scope): Promise<InstanceRow[]> {
@@ -90,20 +88,8 @@ export class SqliteIndex implements DicomIndex {
   }
 
   async delete(scope: Scope): Promise<string[]> {
-    const db = this.handle;
     const select = deleteSelectSql(scope);
-    const run = db.transaction((): string[] => {
-      const rows = db.prepare<unknown[], { sop_uid: string; series_uid: string; blob_key: string }>(select.sql).all(...select.params);
-      const deleteInstance = db.prepare('DELETE FROM instances WHERE sop_uid = ?');
-      const deleteSeries = db.prepare(sql.deleteEmptySeries);
-      const deleteStudy = db.prepare(sql.deleteEmptyStudy);
-      for (const row of rows) deleteInstance.run(row.sop_uid);
-      for (const series of new Set(rows.map((row) => row.series_uid))) deleteSeries.run(series);
-      if (scope.series === undefined && scope.instance === undefined) db.prepare('DELETE FROM series WHERE study_uid = ?').run(scope.study);
-      deleteStudy.run(scope.study);
-      return rows.map((row) => row.blob_key);
-    });
-    return run.immediate();
+    return this.write.delete(select.sql, select.params, scope.study, scope.series === undefined && scope.instance === undefined);
   }
 
   async unreferenced(keys: readonly string[]): Promise<string[]> {
@@ -121,6 +107,8 @@ export class SqliteIndex implements DicomIndex {
   }
 
   async close(): Promise<void> {
+    await this.writer?.close();
+    this.writer = undefined;
     this.db?.close();
     this.db = undefined;
   }
