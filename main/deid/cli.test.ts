@@ -134,8 +134,8 @@ describe('paradim-deid', () => {
   });
 
   it('applies a project profile and writes an encrypted re-identification map that the steward can export', () => {
-    const profile = join(dir, 'profile.json');
-    writeFileSync(profile, JSON.stringify({ name: 'Brain tumour study', version: '3', pseudonymFormat: 'BT-#####', options: { retainLongitudinalModifiedDates: true } }));
+    const profile = join(dir, 'profile.yaml');
+    writeFileSync(profile, 'name: Brain tumour study\nversion: "3"\npseudonymFormat: BT-#####\noptions:\n  retainLongitudinalModifiedDates: true\n');
     const out = join(dir, 'outMap');
     const passphrase = { PARADIM_DEID_MAP_PASSPHRASE: 'correct horse battery' };
     const result = runCli([join(dir, 'clean'), out, '--profile', profile, '--quiet'], passphrase);

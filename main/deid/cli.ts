@@ -3,6 +3,7 @@ import { availableParallelism } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseDeidProfile, profileDigest, type DeidProfile } from '../../shared/deid/profile.js';
+import { parseProfileYaml } from '../../shared/deid/profile-yaml.js';
 import { isAppError } from '../../shared/errors/app-error.js';
 import { runBatch, type BatchProgress } from './batch.js';
 import { loadOrCreateKey } from './key-file.js';
@@ -16,7 +17,7 @@ const usage = `Usage:
 De-identifies every DICOM file below <input-folder> into <output-folder> (PS3.15 Annex E).
 
 Options:
-  --profile <file>          project profile (JSON); default: Basic Profile, no options
+  --profile <file>          project profile (JSON, or YAML when named .yaml/.yml); default: Basic Profile, no options
   --key <file>              project key file; created (mode 0600) when missing. Same key = same pseudonyms.
                             Default: <output-folder>.deid-key beside the output folder
   --reports <folder>        reports and summary; default: <output-folder>.deid-reports beside the output
@@ -46,11 +47,12 @@ async function loadProfile(file: string | undefined): Promise<DeidProfile> {
   } catch {
     throw new UsageError(`cannot read the profile file ${file}`);
   }
+  if (/\.ya?ml$/i.test(file)) return parseDeidProfile(parseProfileYaml(text));
   let data: unknown;
   try {
     data = JSON.parse(text);
   } catch {
-    throw new UsageError(`the profile ${basename(file)} is not valid JSON`);
+    throw new UsageError(`the profile ${basename(file)} is not valid JSON (name it .yaml or .yml for YAML)`);
   }
   return parseDeidProfile(data);
 }
