@@ -83,8 +83,9 @@ function bearerOf(request: FastifyRequest): string | null {
 
 /**
  * Authentication, authorization and the audit trail for every route of the server.
- * Order per request: onRequest establishes the principal; preHandler enforces the route's rule; onSend writes the
- * audit entry before anything leaves, and a failed audit write turns the response into a 503 without data.
+ * Order per request: onRequest establishes the principal and enforces the route's rule before any body is read;
+ * onSend writes the audit entry before anything leaves, and a failed audit write turns the response into a 503
+ * without data.
  */
 export function registerAccessControl(app: FastifyInstance, deps: { identity: IdentityStore; audit: AuditLog; oidc: OidcVerifier | null }): void {
   const { identity, audit, oidc } = deps;
@@ -93,8 +94,7 @@ export function registerAccessControl(app: FastifyInstance, deps: { identity: Id
   // Set per request in onRequest (a shared object default would leak between requests).
   app.decorateRequest('auditNote', null as unknown as AuditNote);
 
-  app.addHook('onRequest', async (request) => {
-    request.auditNote = {};
+  const authenticate = async (request: FastifyRequest): Promise<void> => {
     if (request.routeOptions.config.access?.public === true) return;
     const bearer = bearerOf(request);
     if (bearer === null) {
@@ -134,9 +134,9 @@ export function registerAccessControl(app: FastifyInstance, deps: { identity: Id
       return;
     }
     request.authFailure = 'the credential is not valid';
-  });
+  };
 
-  app.addHook('preHandler', async (request) => {
+  const authorize = async (request: FastifyRequest): Promise<void> => {
     const rule = request.routeOptions.config.access;
     if (rule === undefined) {
       if (request.is404) return;
@@ -173,6 +173,13 @@ export function registerAccessControl(app: FastifyInstance, deps: { identity: Id
         }
       }
     }
+  };
+
+  // Everything is decided before the body is read: an unauthorised request never reaches a parser or a handler.
+  app.addHook('onRequest', async (request) => {
+    request.auditNote = {};
+    await authenticate(request);
+    await authorize(request);
   });
 
   app.addHook('onSend', async (request: FastifyRequest, reply: FastifyReply, payload) => {
