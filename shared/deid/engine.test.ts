@@ -183,6 +183,16 @@ describe('DeidEngine', () => {
     expect(outcome.reason).not.toContain('Doe');
   });
 
+  it('also catches names from nested sequences, e.g. a physician named in a kept comment', () => {
+    const dataset = base
+      .map(([t, v, vr]) => (t === 0x00204000 ? [t, 'Read by Dr Smithson', vr] : [t, v, vr]))
+      .concat([[0x00081062, [[[0x00401101, [[[0x00080100, 'X1']]]], [0x0040a123, 'Smithson^Adam']]]]]) as TestItem;
+    dataset.sort((a, b) => a[0] - b[0]);
+    const outcome = run(dataset, { overrides: [{ tag: '(0020,4000)', action: 'keep' }] });
+    expect(outcome.status).toBe('failed');
+    expect(outcome.status !== 'deidentified' && outcome.reason).toMatch(/in \(0020,4000\)/);
+  });
+
   it('quarantines burned-in annotation, ultrasound and overlays; drops SR by default', () => {
     const withTag = (extra: TestItem): TestItem => [...base, ...extra].sort((a, b) => a[0] - b[0]);
     const burned = run(withTag([[0x00280301, 'YES']]));

@@ -719,27 +719,47 @@ const IDENTIFYING_TAGS: readonly [number, string, IdentifyingKind][] = [
   [0x00200052, 'FrameOfReferenceUID', 'uid'],
 ];
 
+/**
+ * The identifying values of the source file: the attributes above at any sequence depth, and every person name (PN)
+ * anywhere (physicians, operators, observers, SR person names), with their components.
+ */
 function collectIdentifying(file: DicomFile, options: Readonly<Record<DeidOption, boolean>>): { label: string; kind: IdentifyingKind; bytes: Uint8Array }[] {
-  const values: { label: string; kind: IdentifyingKind; bytes: Uint8Array }[] = [];
+  const wanted = new Map<number, readonly [string, IdentifyingKind]>();
   for (const [tag, label, kind] of IDENTIFYING_TAGS) {
     if (kind === 'date' && options.retainLongitudinalFullDates) continue;
     if (kind === 'uid' && options.retainUids) continue;
     if (kind === 'institution' && options.retainInstitutionIdentity) continue;
     if (kind === 'device' && options.retainDeviceIdentity) continue;
-    const element = find(file.dataset, tag);
-    if (element?.value === undefined) continue;
+    wanted.set(tag, [label, kind]);
+  }
+  const seen = new Set<string>();
+  const values: { label: string; kind: IdentifyingKind; bytes: Uint8Array }[] = [];
+  const add = (label: string, kind: IdentifyingKind, element: DicomElement, staff = false): void => {
+    if (element.value === undefined) return;
     const text = decodeAscii(element.value).replace(/[\0 ]+$/, '').trim();
-    const parts = new Map<string, IdentifyingKind>();
     for (const value of text.split('\\')) {
       const trimmed = value.trim();
-      if (trimmed.length >= 4) parts.set(trimmed, kind);
-      if (kind === 'name') {
-        // Components of a person name (family, given...).
-        for (const component of trimmed.split(/[\^=]/)) if (component.trim().length >= 4 && !parts.has(component.trim())) parts.set(component.trim(), 'name-part');
+      // Names of staff and content creators may also name equipment (e.g. a lab's software): exempt there like parts.
+      const parts: [string, IdentifyingKind][] = [[trimmed, staff ? 'name-part' : kind]];
+      // Components of a person name (family, given...).
+      if (kind === 'name') for (const component of trimmed.split(/[\^=]/)) parts.push([component.trim(), 'name-part']);
+      for (const [part, partKind] of parts) {
+        if (part.length < 4 || /^[0\s.^]*$/.test(part) || seen.has(part)) continue;
+        seen.add(part);
+        values.push({ label, kind: partKind, bytes: encodeAscii(part) });
       }
     }
-    for (const [part, partKind] of parts) if (!/^[0\s.^]*$/.test(part)) values.push({ label, kind: partKind, bytes: encodeAscii(part) });
-  }
+  };
+  const visit = (elements: readonly DicomElement[], depth: number): void => {
+    for (const element of elements) {
+      if (isPrivateTag(element.tag)) continue;
+      const entry = wanted.get(element.tag);
+      if (entry !== undefined) add(entry[0], entry[1], element);
+      else if (element.vr === 'PN') add(keywordOf(element.tag) || 'a person name', 'name', element, true);
+      if (element.items !== undefined && depth < 8) for (const item of element.items) visit(item.elements, depth + 1);
+    }
+  };
+  visit(file.dataset, 0);
   return values;
 }
 
