@@ -37,6 +37,7 @@ export function AlbumsScreen({ client }: { readonly client: ParadimClient }): Re
                 <th>Name</th>
                 <th>Studies</th>
                 <th>Series</th>
+                <th>Modalities</th>
                 <th>Ethics protocol</th>
                 <th>Destruction date</th>
                 <th>Last event</th>
@@ -49,6 +50,7 @@ export function AlbumsScreen({ client }: { readonly client: ParadimClient }): Re
                   <td>{album.name}</td>
                   <td>{album.studies}</td>
                   <td>{album.series}</td>
+                  <td>{album.modalities.join(', ') || '—'}</td>
                   <td>{album.ethicsProtocol ?? '—'}</td>
                   <td>{day(album.destructionDate)}</td>
                   <td>{album.lastEvent === null ? '—' : `${album.lastEvent.type.replace('-', ' ')} · ${day(album.lastEvent.time)}`}</td>

@@ -83,6 +83,8 @@ describe('album-scoped DICOMweb', () => {
     expect(studies[0]?.['00080061']?.Value).toEqual(['CT']);
     expect((await get(`/albums/${albumId}/dicomweb/studies?ModalitiesInStudy=SEG`, t.reader ?? '')).json()).toEqual([]);
     expect(((await get('/dicomweb/studies?ModalitiesInStudy=SEG', t.root ?? '')).json() as Json[]).length).toBe(1);
+    const albums = (await app.inject({ method: 'GET', url: '/api/albums', headers: { authorization: `Bearer ${t.reader}` } })).json() as Array<{ modalities: string[]; series: number }>;
+    expect(albums).toEqual([expect.objectContaining({ modalities: ['CT'], series: 1 })]);
     const series = (await get(`/albums/${albumId}/dicomweb/studies/${study}/series`, t.reader ?? '')).json() as Json[];
     expect(series.map((s) => s['0020000E']?.Value?.[0])).toEqual([inAlbum]);
   });

@@ -28,6 +28,7 @@ export async function attachIdentity(
     ssoClient?: SsoClientConfig | null | undefined;
     seriesExists?: (study: string, series: string) => Promise<boolean>;
     destroyAlbum?: (request: DestructionRequest) => Promise<DestructionCertificate>;
+    modalitiesOf?: (series: ReadonlyArray<{ studyInstanceUID: string; seriesInstanceUID: string }>) => Promise<string[]>;
   },
 ): Promise<IdentityModule> {
   const identity = await IdentityStore.open({ dataDir: options.dataDir, databaseUrl: options.databaseUrl });
@@ -39,6 +40,7 @@ export async function attachIdentity(
     ssoClient: options.ssoClient ?? null,
     ...(options.seriesExists === undefined ? {} : { seriesExists: options.seriesExists }),
     ...(options.destroyAlbum === undefined ? {} : { destroyAlbum: options.destroyAlbum }),
+    ...(options.modalitiesOf === undefined ? {} : { modalitiesOf: options.modalitiesOf }),
   });
   return {
     identity,

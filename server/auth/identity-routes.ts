@@ -74,6 +74,8 @@ export function registerIdentityRoutes(
     audit: AuditLog;
     ssoClient?: SsoClientConfig | null;
     seriesExists?: (study: string, series: string) => Promise<boolean>;
+    /** Modalities of a set of stored series (from the DICOM index), for the album list. */
+    modalitiesOf?: (series: ReadonlyArray<{ studyInstanceUID: string; seriesInstanceUID: string }>) => Promise<string[]>;
     /** Present when the DICOM store is attached (see server/destruction). */
     destroyAlbum?: (request: DestructionRequest) => Promise<DestructionCertificate>;
   },
@@ -112,6 +114,7 @@ export function registerIdentityRoutes(
         ...album,
         studies: new Set(series.map((s) => s.studyInstanceUID)).size,
         series: series.length,
+        modalities: deps.modalitiesOf === undefined ? [] : await deps.modalitiesOf(series),
         lastEvent: lastEvent ?? null,
       };
     }));

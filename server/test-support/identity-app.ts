@@ -6,6 +6,7 @@ import { auditPaths } from '../audit/audit-log.js';
 import { loadOrCreateSigner } from '../audit/audit-signer.js';
 import { AlbumScopedIndex, albumContextHook, albumDicomwebRule, albumScopedBlobs } from '../auth/album-scope.js';
 import { globalDicomwebRule } from '../auth/dicomweb-access.js';
+import { seriesModalities } from '../auth/series-modalities.js';
 import { attachIdentity, type IdentityModule } from '../auth/identity-module.js';
 import { destroyAlbum } from '../destruction/destroy-album.js';
 import { dicomwebRoutes } from '../dicomweb/routes.js';
@@ -45,6 +46,7 @@ export async function identityApp(options: {
   const identity: IdentityModule = await attachIdentity(app, {
     dataDir,
     databaseUrl: options.databaseUrl,
+    modalitiesOf: seriesModalities(storage.index),
     destroyAlbum: (request) => destroyAlbum({ identity: identity.identity, audit: identity.audit, index: storage.index, blobs: storage.blobs, signer, dataDir }, request),
   });
   const services = { index: storage.index, blobs: storage.blobs, options: defaultDicomwebOptions };

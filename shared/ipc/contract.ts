@@ -88,6 +88,7 @@ export const albumSchema = z.object({
 export const albumSummarySchema = albumSchema.extend({
   studies: z.number().int().nonnegative(),
   series: z.number().int().nonnegative(),
+  modalities: z.array(z.string()),
   lastEvent: z.object({ type: z.string(), time: z.string() }).nullable(),
 });
 
