@@ -299,7 +299,7 @@ export async function runBatch(options: BatchOptions): Promise<BatchSummary> {
     pending.length = 0;
   };
   const inFlight = new Set<Promise<void>>();
-  const limit = Math.max(1, options.workers * 2);
+  const limit = Math.max(1, options.workers * 8);
   let cancelled = false;
   let dicomdirs = 0;
   try {

@@ -121,7 +121,7 @@ function writeOutput(
 /** Reads, de-identifies and writes one file. Never throws for a bad file: the result says what happened. */
 export function processFile(task: FileTask, engine: DeidEngine, options: WriteOptions): FileResult {
   const result = processFileInner(task, engine, options);
-  const line = { input: result.rel, output: result.output, code: result.code, ...(result.report ?? { status: result.status, reason: result.reason }) };
+  const line = { input: result.rel, output: result.output, code: result.code, ...(result.report ?? { ...engine.describe(), status: result.status, reason: result.reason }) };
   return { ...result, reportJson: JSON.stringify(line) };
 }
 

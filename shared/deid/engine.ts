@@ -238,6 +238,15 @@ export class DeidEngine {
     return this.pseudonyms;
   }
 
+  /** Engine, standard edition and profile identity, for reports of files the engine could not even read. */
+  describe(): Pick<FileReport, 'engine' | 'standard' | 'profile'> {
+    return {
+      engine: this.engineName,
+      standard: `DICOM PS3.15 ${e11Edition} Table E.1-1`,
+      profile: { name: this.config.profile.name, version: this.config.profile.version, digest: this.config.profileDigest },
+    };
+  }
+
   private baseReport(file: DicomFile, status: FileStatus, extra: Partial<FileReport>): FileReport {
     const top = (tag: number): string => textOf(find(file.dataset, tag), false);
     return {
