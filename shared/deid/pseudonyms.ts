@@ -6,6 +6,9 @@ import { toHex, type DeidCrypto } from './crypto.js';
  */
 export class Pseudonymizer {
   private readonly uidCache = new Map<string, string>();
+  private readonly patientCache = new Map<string, string>();
+  private readonly offsetCache = new Map<string, number>();
+  private readonly hashCache = new Map<string, string>();
 
   constructor(
     private readonly crypto: DeidCrypto,
@@ -32,6 +35,15 @@ export class Pseudonymizer {
 
   /** The pseudonym of a patient identity, in the profile's format (`#` → digit). */
   patient(identity: string): string {
+    const cached = this.patientCache.get(identity);
+    if (cached !== undefined) return cached;
+    const result = this.computePatient(identity);
+    if (this.patientCache.size > 10_000) this.patientCache.clear();
+    this.patientCache.set(identity, result);
+    return result;
+  }
+
+  private computePatient(identity: string): string {
     const digest = this.mac('patient', identity);
     let value = 0n;
     for (const byte of digest) value = (value << 8n) | BigInt(byte);
@@ -47,10 +59,15 @@ export class Pseudonymizer {
 
   /** Whole days added to every date of this patient (Modified Dates option). */
   dateOffsetDays(identity: string): number {
+    const cached = this.offsetCache.get(identity);
+    if (cached !== undefined) return cached;
     const digest = this.mac('date-offset', identity);
     const span = this.dateShift.maxDays - this.dateShift.minDays + 1;
     const n = (((digest[0] ?? 0) << 24) | ((digest[1] ?? 0) << 16) | ((digest[2] ?? 0) << 8) | (digest[3] ?? 0)) >>> 0;
-    return this.dateShift.minDays + (n % span);
+    const offset = this.dateShift.minDays + (n % span);
+    if (this.offsetCache.size > 10_000) this.offsetCache.clear();
+    this.offsetCache.set(identity, offset);
+    return offset;
   }
 
   /** 8 hex digits that tell apart outputs of different input files with the same SOP Instance UID (no PHI: keyed). */
@@ -60,6 +77,21 @@ export class Pseudonymizer {
 
   /** A keyed hash of an old value for the report: proves what changed without revealing it. */
   valueHash(bytes: Uint8Array): string {
+    // Values repeat across the files of a study (names, dates, descriptions): short ones are cached.
+    if (bytes.length <= 64) {
+      let key = '';
+      for (const byte of bytes) key += String.fromCharCode(byte);
+      const cached = this.hashCache.get(key);
+      if (cached !== undefined) return cached;
+      const hash = this.computeValueHash(bytes);
+      if (this.hashCache.size > 10_000) this.hashCache.clear();
+      this.hashCache.set(key, hash);
+      return hash;
+    }
+    return this.computeValueHash(bytes);
+  }
+
+  private computeValueHash(bytes: Uint8Array): string {
     const labelled = new Uint8Array(bytes.length + 7);
     labelled.set(new TextEncoder().encode('report\u0000'));
     labelled.set(bytes, 7);
