@@ -221,27 +221,30 @@ try {
   );
 
   // ---------------------------------------------------------------- STOW-RS (batch 10, concurrency 4)
+  // Request bodies are built once, before timing, and sent identically to both servers.
+  const batches = [];
+  for (let i = 0; i < specs.length; i += 10) {
+    const boundary = `bench-${randomBytes(8).toString('hex')}`;
+    const chunks = [];
+    for (const spec of specs.slice(i, i + 10)) {
+      const bytes = instanceBytes(spec);
+      chunks.push(Buffer.from(`--${boundary}\r\nContent-Type: application/dicom\r\nContent-Length: ${bytes.length}\r\n\r\n`), bytes, Buffer.from('\r\n'));
+    }
+    chunks.push(Buffer.from(`--${boundary}--\r\n`));
+    batches.push({ boundary, body: Buffer.concat(chunks) });
+  }
   async function stow(target) {
-    const batches = [];
-    for (let i = 0; i < specs.length; i += 10) batches.push(specs.slice(i, i + 10));
     let next = 0;
     const started = performance.now();
     await Promise.all(
       Array.from({ length: 4 }, async () => {
         while (next < batches.length) {
-          const batch = batches[next];
+          const { boundary, body } = batches[next];
           next += 1;
-          const boundary = `bench-${randomBytes(8).toString('hex')}`;
-          const chunks = [];
-          for (const spec of batch) {
-            const bytes = instanceBytes(spec);
-            chunks.push(Buffer.from(`--${boundary}\r\nContent-Type: application/dicom\r\nContent-Length: ${bytes.length}\r\n\r\n`), bytes, Buffer.from('\r\n'));
-          }
-          chunks.push(Buffer.from(`--${boundary}--\r\n`));
           const response = await fetch(`${target.base}/studies`, {
             method: 'POST',
             headers: { 'content-type': `multipart/related; type="application/dicom"; boundary=${boundary}`, accept: 'application/dicom+json' },
-            body: Buffer.concat(chunks),
+            body,
           });
           const answer = await response.text();
           if (response.status !== 200) throw new Error(`${target.name} STOW answered ${response.status}: ${answer.slice(0, 200)}`);

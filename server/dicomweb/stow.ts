@@ -73,20 +73,26 @@ class StowPart implements PartSink {
       await writer.abort().catch(() => undefined);
       throw error;
     }
-    const head = this.head.length === 1 ? (this.head[0] ?? Buffer.alloc(0)) : Buffer.concat(this.head, this.headBytes);
-    const complete = head.length === blob.size;
+    // The header usually fits in the first network chunk: parse that without copying; join the kept chunks only if needed.
+    let joined: Buffer | undefined;
+    const head = (): Buffer => (joined ??= this.head.length === 1 ? (this.head[0] ?? Buffer.alloc(0)) : Buffer.concat(this.head, this.headBytes));
+    const complete = this.headBytes === blob.size;
     const read = async (offset: number, length: number): Promise<Buffer> =>
-      complete || offset + length <= head.length
-        ? head.subarray(offset, Math.min(offset + length, head.length))
+      complete || offset + length <= this.headBytes
+        ? head().subarray(offset, Math.min(offset + length, this.headBytes))
         : this.services.blobs.read(blob.key, offset, Math.min(offset + length, blob.size));
     try {
-      let buffer = head;
+      let buffer = this.head[0] ?? Buffer.alloc(0);
       let parsed: ParsedPart10 | undefined;
       while (parsed === undefined) {
         try {
           parsed = parsePart10(buffer, blob.size, { bulkThreshold: this.services.options.bulkThreshold });
         } catch (error) {
           if (!(error instanceof NeedMoreBytes)) throw error;
+          if (buffer.length < this.headBytes) {
+            buffer = head();
+            continue;
+          }
           const want = Math.min(blob.size, Math.max(error.needed, buffer.length * 2));
           if (want > this.services.options.maxHeaderBytes) throw new DicomParseError('the DICOM header is larger than allowed');
           buffer = await this.services.blobs.read(blob.key, 0, want);
