@@ -80,6 +80,14 @@ describe('runBatch', () => {
     expect(tree(out).size).toBe(12);
   });
 
+  it('survives a worker thread that dies: its files fail with a reason, a new worker takes over, the batch ends', async () => {
+    const script = join(dir, 'dying-worker.cjs');
+    writeFileSync(script, "require('node:worker_threads').parentPort.on('message', () => process.exit(3));\n");
+    const summary = await runBatch(options(join(dir, 'dying'), { workers: 2, workerScript: script }));
+    expect(summary.counts.failed).toBe(12);
+    expect(summary.problems[0]?.reason).toMatch(/worker thread exited \(3\)/);
+  });
+
   it('refuses an output inside the input, and reports inside the output', async () => {
     await expect(runBatch(options(join(dir, 'in', 'x')))).rejects.toMatchObject({ code: 'INVALID_INPUT' });
     await expect(runBatch(options(join(dir, 'o'), { reportsDir: join(dir, 'o', 'reports') }))).rejects.toMatchObject({ code: 'INVALID_INPUT' });

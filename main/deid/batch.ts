@@ -155,42 +155,56 @@ class AppendLog {
 
 class WorkerPool {
   private readonly workers: Worker[] = [];
-  private readonly pending = new Map<number, (result: FileResult) => void>();
-  private readonly load = new Map<Worker, number>();
+  /** In-flight tasks per worker: a crashed worker fails only its own tasks, and is replaced. */
+  private readonly inFlight = new Map<Worker, Map<number, { task: FileTask; done: (result: FileResult) => void }>>();
   private nextId = 0;
+  private closing = false;
 
-  constructor(script: string, count: number, data: unknown) {
-    for (let i = 0; i < count; i++) {
-      const worker = new Worker(script, { workerData: data });
-      worker.on('message', (message: { id: number; result: FileResult }) => {
-        this.load.set(worker, (this.load.get(worker) ?? 1) - 1);
-        const resolveResult = this.pending.get(message.id);
-        this.pending.delete(message.id);
-        resolveResult?.(message.result);
-      });
-      worker.on('error', (error) => {
-        for (const [id, resolveResult] of this.pending) {
-          resolveResult({ rel: '', status: 'failed', code: 'INTERNAL', reason: `worker crashed: ${error.message}`, bytesIn: 0, bytesOut: 0, reportJson: JSON.stringify({ status: 'failed', code: 'INTERNAL' }) });
-          this.pending.delete(id);
-        }
-      });
-      this.workers.push(worker);
-      this.load.set(worker, 0);
-    }
+  constructor(
+    private readonly script: string,
+    count: number,
+    private readonly data: unknown,
+  ) {
+    for (let i = 0; i < count; i++) this.spawn();
+  }
+
+  private spawn(): void {
+    const worker = new Worker(this.script, { workerData: this.data });
+    const tasks = new Map<number, { task: FileTask; done: (result: FileResult) => void }>();
+    worker.on('message', (message: { id: number; result: FileResult }) => {
+      const entry = tasks.get(message.id);
+      tasks.delete(message.id);
+      entry?.done(message.result);
+    });
+    const fail = (reason: string): void => {
+      this.workers.splice(this.workers.indexOf(worker), 1);
+      this.inFlight.delete(worker);
+      for (const { task, done } of tasks.values()) {
+        done({ rel: task.rel, status: 'failed', code: 'INTERNAL', reason, bytesIn: 0, bytesOut: 0, reportJson: JSON.stringify({ input: task.rel, status: 'failed', code: 'INTERNAL', reason }) });
+      }
+      tasks.clear();
+      if (!this.closing) this.spawn();
+    };
+    worker.on('error', (error) => fail(`the worker thread failed: ${error.name}: ${error.message}`));
+    worker.on('exit', (code) => {
+      if (!this.closing && this.workers.includes(worker)) fail(`the worker thread exited (${code})`);
+    });
+    this.workers.push(worker);
+    this.inFlight.set(worker, tasks);
   }
 
   run(task: FileTask): Promise<FileResult> {
     let best = this.workers[0] as Worker;
-    for (const worker of this.workers) if ((this.load.get(worker) ?? 0) < (this.load.get(best) ?? 0)) best = worker;
-    this.load.set(best, (this.load.get(best) ?? 0) + 1);
+    for (const worker of this.workers) if ((this.inFlight.get(worker)?.size ?? 0) < (this.inFlight.get(best)?.size ?? 0)) best = worker;
     const id = this.nextId++;
-    return new Promise((resolveResult) => {
-      this.pending.set(id, (result) => resolveResult(result.rel === '' ? { ...result, rel: task.rel } : result));
+    return new Promise((done) => {
+      this.inFlight.get(best)?.set(id, { task, done });
       best.postMessage({ id, task });
     });
   }
 
   async close(): Promise<void> {
+    this.closing = true;
     await Promise.all(this.workers.map((worker) => worker.terminate()));
   }
 }
