@@ -88,6 +88,11 @@ describe('runBatch', () => {
     expect(summary.problems[0]?.reason).toMatch(/worker thread exited \(3\)/);
   });
 
+  it('ends with every file failed when the worker script cannot start at all', async () => {
+    const summary = await runBatch(options(join(dir, 'no-worker'), { workers: 2, workerScript: join(dir, 'missing-worker.cjs') }));
+    expect(summary.counts.failed).toBe(12);
+  });
+
   it('refuses an output inside the input, and reports inside the output', async () => {
     await expect(runBatch(options(join(dir, 'in', 'x')))).rejects.toMatchObject({ code: 'INVALID_INPUT' });
     await expect(runBatch(options(join(dir, 'o'), { reportsDir: join(dir, 'o', 'reports') }))).rejects.toMatchObject({ code: 'INVALID_INPUT' });

@@ -159,6 +159,8 @@ class WorkerPool {
   private readonly inFlight = new Map<Worker, Map<number, { task: FileTask; done: (result: FileResult) => void }>>();
   private nextId = 0;
   private closing = false;
+  /** Replacements left: a worker that cannot even start must not be respawned forever. */
+  private respawns = 16;
 
   constructor(
     private readonly script: string,
@@ -183,7 +185,7 @@ class WorkerPool {
         done({ rel: task.rel, status: 'failed', code: 'INTERNAL', reason, bytesIn: 0, bytesOut: 0, reportJson: JSON.stringify({ input: task.rel, status: 'failed', code: 'INTERNAL', reason }) });
       }
       tasks.clear();
-      if (!this.closing) this.spawn();
+      if (!this.closing && this.respawns-- > 0) this.spawn();
     };
     worker.on('error', (error) => fail(`the worker thread failed: ${error.name}: ${error.message}`));
     worker.on('exit', (code) => {
@@ -194,6 +196,10 @@ class WorkerPool {
   }
 
   run(task: FileTask): Promise<FileResult> {
+    if (this.workers.length === 0) {
+      const reason = 'no worker thread could be started';
+      return Promise.resolve({ rel: task.rel, status: 'failed', code: 'INTERNAL', reason, bytesIn: 0, bytesOut: 0, reportJson: JSON.stringify({ input: task.rel, status: 'failed', code: 'INTERNAL', reason }) });
+    }
     let best = this.workers[0] as Worker;
     for (const worker of this.workers) if ((this.inFlight.get(worker)?.size ?? 0) < (this.inFlight.get(best)?.size ?? 0)) best = worker;
     const id = this.nextId++;
