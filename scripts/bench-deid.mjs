@@ -80,6 +80,15 @@ for (let i = 0; i < Number(process.env.PARADIM_BENCH_REPEATS ?? 3); i++) {
 cpRuns.sort((a, b) => a.seconds - b.seconds);
 const cp = row(`cp -r, median of ${cpRuns.length}`, cpRuns[Math.floor(cpRuns.length / 2)], files, bytes);
 
+const loopRuns = [];
+for (let i = 0; i < Number(process.env.PARADIM_BENCH_REPEATS ?? 3); i++) {
+  execFileSync('sync');
+  loopRuns.push(timed(process.execPath, [join(repo, 'scripts/bench-deid-copy-loop.mjs'), corpus, join(work, 'out-loop')]));
+  clean(join(work, 'out-loop'));
+}
+loopRuns.sort((a, b) => a.seconds - b.seconds);
+row(`Node read-write-unchanged loop, median of ${loopRuns.length}`, loopRuns[Math.floor(loopRuns.length / 2)], files, bytes);
+
 const key = join(work, 'bench.key');
 const repeats = Number(process.env.PARADIM_BENCH_REPEATS ?? 3);
 /** The median of `repeats` runs (the machine may be shared: single runs are noisy). */
