@@ -15,7 +15,7 @@ export async function exerciseIndex(app: ServerApp): Promise<void> {
   const studies = [
     { uid: newUid(), patient: patients[0] as string, name: 'Smith^Anna', date: '20200115', series: [{ modality: 'CT', count: 3 }, { modality: 'SEG', count: 1 }] },
     { uid: newUid(), patient: patients[0] as string, name: 'Smith^Anna', date: '20210620', series: [{ modality: 'MR', count: 2 }] },
-    { uid: newUid(), patient: patients[1] as string, name: 'Jones^Bob', date: '20220301', series: [{ modality: 'CT', count: 2 }] },
+    { uid: newUid(), patient: patients[1] as string, name: 'Jones^Bob', date: '20220301', series: [{ modality: 'CT', count: 2 }], sex: 'M' },
   ];
   const all: { study: string; series: string; sop: string; bytes: Buffer; modality: string }[] = [];
   for (const study of studies) {
@@ -23,7 +23,7 @@ export async function exerciseIndex(app: ServerApp): Promise<void> {
       const seriesUid = newUid();
       for (let i = 0; i < series.count; i += 1) {
         const sop = newUid();
-        const bytes = syntheticInstance({ study: study.uid, series: seriesUid, sop, patientID: study.patient, patientName: study.name, studyDate: study.date, modality: series.modality, seriesNumber: s + 1, instanceNumber: series.count - i });
+        const bytes = syntheticInstance({ study: study.uid, series: seriesUid, sop, patientID: study.patient, patientName: study.name, patientSex: 'sex' in study ? study.sex : 'F', studyDate: study.date, modality: series.modality, seriesNumber: s + 1, instanceNumber: series.count - i });
         all.push({ study: study.uid, series: seriesUid, sop, bytes, modality: series.modality });
       }
     });
@@ -49,7 +49,10 @@ export async function exerciseIndex(app: ServerApp): Promise<void> {
   expect(uidsOf(await get(`/dicomweb/studies?ModalitiesInStudy=MR&PatientID=P${tag}-*`))).toEqual([studies[1]?.uid]);
   expect(uidsOf(await get(`/dicomweb/studies?ModalitiesInStudy=SEG,MR&PatientID=P${tag}-*`))).toEqual([studies[0]?.uid, studies[1]?.uid].sort());
   expect(uidsOf(await get(`/dicomweb/studies?StudyInstanceUID=${studies[0]?.uid}\\${studies[2]?.uid}`))).toEqual([studies[0]?.uid, studies[2]?.uid].sort());
-  // An attribute without its own column (matched in the stored JSON).
+  // Attributes without their own column (matched in the stored JSON).
+  expect(uidsOf(await get(`/dicomweb/studies?PatientID=P${tag}-*&PatientSex=M`))).toEqual([studies[2]?.uid]);
+  expect(uidsOf(await get(`/dicomweb/studies?PatientID=P${tag}-*&00100040=F`))).toEqual([studies[0]?.uid, studies[1]?.uid].sort());
+  expect((await get(`/dicomweb/series?PatientID=P${tag}-*&PatientSex=M&Modality=CT`)).length).toBe(1);
   expect(uidsOf(await get(`/dicomweb/studies?PatientID=${patients[1]}&00080050=ACC1`))).toEqual([studies[2]?.uid]);
   expect(await get(`/dicomweb/studies?PatientID=${patients[1]}&AccessionNumber=NOPE`)).toEqual([]);
 

@@ -29,6 +29,7 @@ export interface SyntheticInstance {
   sop: string;
   patientID: string;
   patientName?: string;
+  patientSex?: string;
   studyDate?: string;
   modality?: string;
   seriesNumber?: number;
@@ -64,6 +65,7 @@ export function syntheticInstance(spec: SyntheticInstance): Buffer {
     text(0x0008, 0x0060, 'CS', spec.modality ?? 'CT'),
     text(0x0010, 0x0010, 'PN', spec.patientName ?? 'TEST^PATIENT'),
     text(0x0010, 0x0020, 'LO', spec.patientID),
+    text(0x0010, 0x0040, 'CS', spec.patientSex ?? 'O'),
     text(0x0020, 0x000d, 'UI', spec.study),
     text(0x0020, 0x000e, 'UI', spec.series),
     text(0x0020, 0x0010, 'SH', '1'),
