@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, mkdir, writeFile } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -153,6 +153,59 @@ describe('crash safety (kill -9 of a real server process)', () => {
     expect(blobCount(dataDir)).toBe(6);
     await kill9(restarted.child);
   }, 60_000);
+});
+
+describe('streaming STOW (a real server process)', () => {
+  it('stores a 300 MB instance without holding the request in memory', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'paradim-stream-'));
+    const { child, url } = await startServer(dataDir);
+    const status = (): { rss: number; peak: number } => {
+      const text = readFileSync(`/proc/${child.pid}/status`, 'utf8');
+      return { rss: Number(/VmRSS:\s+(\d+)/.exec(text)?.[1]) * 1024, peak: Number(/VmHWM:\s+(\d+)/.exec(text)?.[1]) * 1024 };
+    };
+    const before = status();
+    const study = newUid();
+    const series = newUid();
+    const sop = newUid();
+    const size = 300 * 1024 * 1024;
+    // A valid header whose PixelData (the last element) is declared 300 MB long; the bytes are streamed after it.
+    const header = syntheticInstance({ study, series, sop, patientID: 'STREAM', pixels: Buffer.alloc(0) });
+    header.writeUInt32LE(size, header.length - 4);
+    const boundary = 'stream-boundary';
+    const answer = await new Promise<{ status: number; text: string }>((resolve, reject) => {
+      const req = httpRequest(`${url}/dicomweb/studies`, {
+        method: 'POST',
+        headers: { 'content-type': `multipart/related; type="application/dicom"; boundary=${boundary}`, 'transfer-encoding': 'chunked' },
+      }, (res) => {
+        let text = '';
+        res.on('data', (chunk: Buffer) => (text += chunk.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+      });
+      req.on('error', reject);
+      const chunk = Buffer.alloc(1024 * 1024, 1);
+      let sent = 0;
+      const pump = (): void => {
+        while (sent < size) {
+          sent += chunk.length;
+          if (!req.write(chunk)) {
+            req.once('drain', pump);
+            return;
+          }
+        }
+        req.end(`\r\n--${boundary}--\r\n`);
+      };
+      req.write(`--${boundary}\r\nContent-Type: application/dicom\r\n\r\n`);
+      req.write(header);
+      pump();
+    });
+    expect(answer.status, answer.text).toBe(200);
+    const after = status();
+    // The server's peak memory grew by far less than the request it stored.
+    expect(after.peak - before.rss).toBeLessThan(120 * 1024 * 1024);
+    const metadata = await fetch(`${url}/dicomweb/studies/${study}/series/${series}/instances/${sop}/metadata`);
+    expect(metadata.status).toBe(200);
+    await kill9(child);
+  }, 120_000);
 });
 
 describe('orphan repair at start', () => {
