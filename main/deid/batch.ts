@@ -234,8 +234,11 @@ export async function runBatch(options: BatchOptions): Promise<BatchSummary> {
 
   const journalPath = join(reportsDir, 'journal.jsonl');
   const done = new Set<string>();
+  let journalExisted = false;
   try {
-    for (const line of readFileSync(journalPath, 'utf8').split('\n')) {
+    const journalText = readFileSync(journalPath, 'utf8');
+    journalExisted = true;
+    for (const line of journalText.split('\n')) {
       if (line.trim() === '') continue;
       try {
         const entry = JSON.parse(line) as { k?: string; s?: string };
@@ -247,7 +250,7 @@ export async function runBatch(options: BatchOptions): Promise<BatchSummary> {
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
   }
-  if (done.size > 0) removeStrayTemps(output);
+  if (journalExisted) removeStrayTemps(output);
   const journal = new AppendLog(journalPath);
   const reports = new AppendLog(join(reportsDir, 'files.jsonl'));
 
