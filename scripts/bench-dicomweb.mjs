@@ -233,13 +233,14 @@ try {
     chunks.push(Buffer.from(`--${boundary}--\r\n`));
     batches.push({ boundary, body: Buffer.concat(chunks) });
   }
-  async function stow(target) {
+  /** Sends `slice` of the batches with 4 requests in flight; returns the elapsed seconds. */
+  async function stow(target, slice) {
     let next = 0;
     const started = performance.now();
     await Promise.all(
       Array.from({ length: 4 }, async () => {
-        while (next < batches.length) {
-          const { boundary, body } = batches[next];
+        while (next < slice.length) {
+          const { boundary, body } = slice[next];
           next += 1;
           const response = await fetch(`${target.base}/studies`, {
             method: 'POST',
@@ -251,7 +252,7 @@ try {
         }
       }),
     );
-    return specs.length / ((performance.now() - started) / 1000);
+    return (performance.now() - started) / 1000;
   }
 
   // ---------------------------------------------------------------- QIDO-RS
@@ -338,28 +339,39 @@ try {
     return instances / ((performance.now() - started) / 1000);
   }
 
-  const results = {};
-  for (const key of ['orthanc', 'paradim']) {
-    const target = targets[key];
-    process.stdout.write(`${target.name}: STOW-RS…`);
-    const stowRate = await stow(target);
-    process.stdout.write(' QIDO-RS…');
-    // Warm-up, then measure.
-    await qido({ ...target });
-    const qidoTimes = await qido(target);
-    // Throughput figures: one warm-up pass, then the median of three.
-    const median = async (run) => {
-      await run(target);
-      const rates = [await run(target), await run(target), await run(target)].sort((a, b) => a - b);
-      return rates[1];
-    };
-    process.stdout.write(' WADO-RS…');
-    const wadoRate = await median(wado);
-    process.stdout.write(' metadata…');
-    const metadataRate = await median(metadata);
-    results[key] = { stow: stowRate, qido: qidoTimes, wado: wadoRate, metadata: metadataRate, rss: peakRssMb(target.pid) };
-    console.log(' done');
+  // The two servers are measured alternately, round by round, so that load from elsewhere on the machine affects both
+  // alike: STOW in four rounds of a quarter of the corpus each, then QIDO, WADO-RS and metadata passes in turn.
+  const order = ['orthanc', 'paradim'];
+  const results = { orthanc: { stowSeconds: 0 }, paradim: { stowSeconds: 0 } };
+  const rounds = 4;
+  const perRound = Math.ceil(batches.length / rounds);
+  for (let round = 0; round < rounds; round += 1) {
+    const slice = batches.slice(round * perRound, (round + 1) * perRound);
+    for (const key of order) {
+      process.stdout.write(`\rSTOW-RS round ${round + 1}/${rounds}: ${targets[key].name}…   `);
+      results[key].stowSeconds += await stow(targets[key], slice);
+    }
   }
+  for (const key of order) results[key].stow = specs.length / results[key].stowSeconds;
+  process.stdout.write('\rQIDO-RS…                              ');
+  for (const key of order) await qido(targets[key]); // warm-up
+  for (const key of order) results[key].qido = await qido(targets[key]);
+  const alternate = async (name, run) => {
+    for (const key of order) await run(targets[key]); // warm-up
+    const rates = { orthanc: [], paradim: [] };
+    for (let pass = 0; pass < 3; pass += 1) {
+      for (const key of order) {
+        process.stdout.write(`\r${name} pass ${pass + 1}/3: ${targets[key].name}…   `);
+        rates[key].push(await run(targets[key]));
+      }
+    }
+    // Median of three.
+    for (const key of order) results[key][name] = rates[key].sort((a, b) => a - b)[1];
+  };
+  await alternate('wado', wado);
+  await alternate('metadata', metadata);
+  for (const key of order) results[key].rss = peakRssMb(targets[key].pid);
+  console.log('\rdone.                                   ');
 
   // ---------------------------------------------------------------- report
   const p = results.paradim;
