@@ -1,5 +1,6 @@
 import { DeidEngine } from '../../shared/deid/engine.js';
-import { profileDigest, type DeidProfile } from '../../shared/deid/profile.js';
+import { profileDigest } from '../../shared/deid/profile-codes.js';
+import type { DeidProfile } from '../../shared/deid/profile.js';
 import { appVersion } from '../version.js';
 import { nodeDeidCrypto } from './node-crypto.js';
 

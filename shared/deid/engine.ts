@@ -9,7 +9,8 @@ import { encodeFileMeta, outTag, serializeDataset, type OutElement, type Segment
 import type { DeidCrypto } from './crypto.js';
 import { e11Edition, e11Rows } from './e1-1-table.js';
 import type { E11Action, E11OptionColumn, E11Row } from './e1-1-types.js';
-import { basicProfileCode, deidOptionCodes, type DeidOption, type DeidProfile } from './profile.js';
+import { basicProfileCode, deidOptionCodes, type DeidOption } from './profile-codes.js';
+import type { DeidProfile } from './profile.js';
 import { Pseudonymizer, shiftDate, shiftDateTime } from './pseudonyms.js';
 
 /** A fixed UID for this implementation (2.25 form, derived once from a random UUID). */
