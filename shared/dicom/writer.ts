@@ -35,9 +35,13 @@ export function outTag(element: OutElement): number {
 }
 
 class ByteBuilder {
-  private buffer = new Uint8Array(16 * 1024);
+  private buffer: Uint8Array;
   private length = 0;
   readonly segments: Segment[] = [];
+
+  constructor(initialSize = 8 * 1024) {
+    this.buffer = new Uint8Array(initialSize);
+  }
 
   private ensure(extra: number): void {
     if (this.length + extra <= this.buffer.length) return;
@@ -184,7 +188,7 @@ export interface FileMeta {
 
 /** A new 128-byte preamble of zeros, DICM and a new file meta group (PS3.15 E.1.1 item 7: both are replaced). */
 export function encodeFileMeta(meta: FileMeta): Uint8Array {
-  const body = new ByteBuilder();
+  const body = new ByteBuilder(512);
   const element = (tag: number, vr: string, value: Uint8Array): void => {
     writeHeader(body, tag, vr, value.length, explicitLittle);
     body.bytes(value);
@@ -198,7 +202,7 @@ export function encodeFileMeta(meta: FileMeta): Uint8Array {
   body.flush();
   const bodyBytes = body.segments as Uint8Array[];
   const bodyLength = bodyBytes.reduce((sum, chunk) => sum + chunk.length, 0);
-  const head = new ByteBuilder();
+  const head = new ByteBuilder(1024);
   head.bytes(new Uint8Array(128));
   head.bytes(Uint8Array.of(0x44, 0x49, 0x43, 0x4d));
   writeHeader(head, Tag.FileMetaInformationGroupLength, 'UL', 4, explicitLittle);
