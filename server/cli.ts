@@ -9,8 +9,13 @@ import { createServerLogger } from './logging/logger.js';
 const usage = `Usage: paradim-server serve [--port P] [--host H] [--data DIR] [--config FILE]
 
 Starts the PARADIM companion server (embedded default: files + index in DIR,
-default ${defaultDataDir()}).
-Environment: PARADIM_SERVER_HOST, PARADIM_SERVER_PORT, PARADIM_DATA_DIR, PARADIM_LOG_LEVEL.
+default ${defaultDataDir()}). DICOMweb root: /dicomweb.
+Environment: PARADIM_SERVER_HOST, PARADIM_SERVER_PORT, PARADIM_DATA_DIR, PARADIM_LOG_LEVEL,
+  DATABASE_URL (PostgreSQL index instead of SQLite),
+  PARADIM_S3_BUCKET, PARADIM_S3_ENDPOINT, PARADIM_S3_REGION, PARADIM_S3_PREFIX, PARADIM_S3_FORCE_PATH_STYLE,
+  PARADIM_S3_ACCESS_KEY_ID, PARADIM_S3_SECRET_ACCESS_KEY (S3-compatible blob storage instead of files),
+  PARADIM_CORS_ORIGINS, PARADIM_QIDO_MAX_RESULTS, PARADIM_ORPHAN_GRACE_SECONDS.
+The same keys (camelCase, e.g. "databaseUrl") may be given in the --config JSON file.
 `;
 
 async function serve(args: string[]): Promise<void> {
