@@ -1,12 +1,12 @@
 // Generates shared/deid/e1-1-table.ts from the pinned machine-readable copy of DICOM PS3.15 Table E.1-1
 // (../shared/standards/ps3.15-e1-1.tsv, edition 2024b). The generated module is committed: product code never reads
-// ../shared. Re-run after moving to a newer edition: `node scripts/generate-e1-1-table.mjs [path/to/table.tsv]`.
+// ../shared. Re-run after moving to a newer edition: `node scripts/generate-e1-1-table.mjs [table.tsv] [output.ts]`.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const repoRoot = fileURLToPath(new URL('..', import.meta.url));
 const source = process.argv[2] ?? `${repoRoot}../shared/standards/ps3.15-e1-1.tsv`;
-const target = `${repoRoot}shared/deid/e1-1-table.ts`;
+const target = process.argv[3] ?? `${repoRoot}shared/deid/e1-1-table.ts`;
 const columns = [
   'tag', 'keyword', 'name', 'retired', 'in_std_comp_iod', 'basic_profile', 'retain_safe_private', 'retain_uids',
   'retain_device_identity', 'retain_institution_identity', 'retain_patient_characteristics', 'retain_long_full_dates',

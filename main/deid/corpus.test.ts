@@ -10,6 +10,7 @@ import { MemorySource } from '../../shared/dicom/byte-source.js';
 import type { DicomElement } from '../../shared/dicom/model.js';
 import { parseDicom } from '../../shared/dicom/parser.js';
 import { decodeText } from '../../shared/dicom/values.js';
+import { rawOutElements, segmentsToBytes, serializeDataset } from '../../shared/dicom/writer.js';
 import { parseDeidProfile } from '../../shared/deid/profile.js';
 import { runBatch, type BatchSummary } from './batch.js';
 import type { FileResult } from './process-file.js';
@@ -83,6 +84,24 @@ describe.skipIf(!corpusPresent)('de-identification over the shared corpus', () =
 
   afterAll(() => {
     for (const batch of [first, second, structured]) if (batch !== undefined) rmSync(batch.dir, { recursive: true, force: true });
+  });
+
+  it('re-serialises every readable corpus file byte for byte (unchanged elements are copied exactly)', () => {
+    let checked = 0;
+    for (const path of walk(corpusDir).filter((file) => file.endsWith('.dcm'))) {
+      const bytes = new Uint8Array(readFileSync(path));
+      let file;
+      try {
+        file = parseDicom(new MemorySource(bytes), { inflate: (data) => new Uint8Array(inflateRawSync(data)) });
+      } catch {
+        continue;
+      }
+      const out = segmentsToBytes(file.datasetSource, serializeDataset(file.datasetSource, rawOutElements(file), file.transferSyntax));
+      const original = file.transferSyntax.deflated ? file.datasetSource.read(0, file.datasetSource.size) : bytes.subarray(file.datasetOffset);
+      expect(Buffer.compare(Buffer.from(out), Buffer.from(original)), path).toBe(0);
+      checked++;
+    }
+    expect(checked).toBeGreaterThan(420);
   });
 
   it('de-identifies, quarantines or drops every file with a reason, and never crashes', () => {
