@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 
 const require = createRequire(import.meta.url);
 const dcmjs = require('dcmjs');
-const target = fileURLToPath(new URL('../shared/dicom/dictionary-data.ts', import.meta.url));
+const target = process.argv[2] ?? fileURLToPath(new URL('../shared/dicom/dictionary-data.ts', import.meta.url));
 const entries = [];
 for (const entry of Object.values(dcmjs.data.DicomMetaDictionary.nameMap)) {
   const match = /^\(([0-9A-F]{4}),([0-9A-F]{4})\)$/.exec(entry.tag);

@@ -19,3 +19,16 @@ describe.skipIf(!requirePath(tsv, 'the PS3.15 Table E.1-1 data file', 'check out
     }
   });
 });
+
+describe('committed DICOM data dictionary', () => {
+  it('is exactly what the generator makes from the installed dcmjs dictionary', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'paradim-dict-'));
+    try {
+      const out = join(dir, 'dictionary-data.ts');
+      execFileSync(process.execPath, [join(repoRoot, 'scripts', 'generate-dicom-dictionary.mjs'), out]);
+      expect(readFileSync(out, 'utf8')).toBe(readFileSync(join(repoRoot, 'shared', 'dicom', 'dictionary-data.ts'), 'utf8'));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
