@@ -120,6 +120,7 @@ export async function main(argv: string[]): Promise<number> {
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   const tty = process.stderr.isTTY;
+  let lastLogged = 0;
   const summary = await runBatch({
     input,
     output,
@@ -131,7 +132,18 @@ export async function main(argv: string[]): Promise<number> {
     durability,
     signal: controller.signal,
     ...(passphrase === undefined ? {} : { map: { path: mapPath, sealer: passphraseSealer(passphrase) } }),
-    ...(values.quiet === true ? {} : { onProgress: (progress: BatchProgress) => process.stderr.write(tty ? `\r${formatProgress(progress)}   ` : `${formatProgress(progress)}\n`) }),
+    ...(values.quiet === true
+      ? {}
+      : {
+          onProgress: (progress: BatchProgress) => {
+            // A live line on a terminal; in a log, one line every 5 s and the last one.
+            if (tty) process.stderr.write(`\r${formatProgress(progress)}   `);
+            else if (progress.elapsedMs - lastLogged >= 5000 || progress.filesDone === progress.filesTotal) {
+              lastLogged = progress.elapsedMs;
+              process.stderr.write(`${formatProgress(progress)}\n`);
+            }
+          },
+        }),
   });
   if (values.quiet !== true && tty) process.stderr.write('\n');
   const c = summary.counts;
