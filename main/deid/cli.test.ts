@@ -141,7 +141,7 @@ describe('paradim-deid', () => {
     const result = runCli([join(dir, 'clean'), out, '--profile', profile, '--quiet'], passphrase);
     expect(result.status).toBe(0);
     expect(result.stdout).toMatch(/profile Brain tumour study v3 sha256:[0-9a-f]{64}/);
-    const mapPath = join(`${out}.deid-reports`, 'reid-map.enc');
+    const mapPath = `${out}.deid-key.reid-map`;
     const sealed = readFileSync(mapPath);
     expect(sealed.includes('MRN-3')).toBe(false);
     expect(statSync(mapPath).mode & 0o777).toBe(0o600);

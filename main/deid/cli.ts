@@ -21,7 +21,8 @@ Options:
   --key <file>              project key file; created (mode 0600) when missing. Same key = same pseudonyms.
                             Default: <output-folder>.deid-key beside the output folder
   --reports <folder>        reports and summary; default: <output-folder>.deid-reports beside the output
-  --map <file>              encrypted re-identification map; default: <reports>/reid-map.enc
+  --map <file>              encrypted re-identification map (one per project, merged across batches);
+                            default: beside the key file, <key>.reid-map (keep both on the workstation)
   --passphrase-file <file>  passphrase of the map (or env PARADIM_DEID_MAP_PASSPHRASE); without one no map is written
   --workers <n>             worker threads (default: CPU count, at most 8; 0 = in the main thread)
   --durability <mode>       each (default): fsync every file before its rename; group: one filesystem flush
@@ -110,7 +111,7 @@ export async function main(argv: string[]): Promise<number> {
   else if (values.key === undefined) process.stderr.write(`Using the project key at ${keyPath}\n`);
   const reportsDir = resolve(values.reports ?? join(dirname(output), `${basename(output)}.deid-reports`));
   const passphrase = await readPassphrase(values['passphrase-file']);
-  const mapPath = resolve(values.map ?? join(reportsDir, 'reid-map.enc'));
+  const mapPath = resolve(values.map ?? `${keyPath}.reid-map`);
   if (passphrase === undefined) process.stderr.write('No map passphrase given (--passphrase-file or PARADIM_DEID_MAP_PASSPHRASE): the re-identification map is not written.\n');
   const controller = new AbortController();
   const onSignal = (): void => {
