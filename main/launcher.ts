@@ -90,9 +90,19 @@ async function main(): Promise<void> {
     serverUrl = server.url;
     process.stdout.write(`Companion server: ${serverUrl}\n`);
   }
+  // On the way out, the companion server is asked to stop and given time to finish its writes (audit, index).
   const stopAll = (code: number): void => {
-    for (const child of children) child.kill('SIGTERM');
-    process.exit(code);
+    const running = children.filter((child) => child.exitCode === null && child.signalCode === null);
+    const exited = running.map((child) => new Promise((resolve) => child.once('exit', resolve)));
+    for (const child of running) child.kill('SIGTERM');
+    const deadline = setTimeout(() => {
+      for (const child of running) child.kill('SIGKILL');
+      process.exit(code);
+    }, 10_000);
+    void Promise.all(exited).then(() => {
+      clearTimeout(deadline);
+      process.exit(code);
+    });
   };
 
   const electron = values.browser ? null : electronBinary();

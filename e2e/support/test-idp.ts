@@ -70,6 +70,11 @@ export async function startTestIdp(): Promise<TestIdp> {
     scopes: ['openid', 'offline_access', 'profile', 'email'],
     claims: { openid: ['sub'], profile: ['name', 'preferred_username'], email: ['email'] },
     conformIdTokenClaims: false,
+    // Like Entra ID access tokens, which carry the person's name and e-mail (upn) for the resource server.
+    extraTokenClaims: async (_ctx, token) =>
+      'accountId' in token && typeof token.accountId === 'string'
+        ? { name: `Dr ${token.accountId}`, email: `${token.accountId}@hospital.example` }
+        : undefined,
     findAccount: async (_ctx, id) => ({
       accountId: id,
       claims: async () => ({ sub: id, name: `Dr ${id}`, preferred_username: id, email: `${id}@hospital.example` }),

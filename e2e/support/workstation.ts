@@ -57,7 +57,7 @@ export async function startWorkstation(options: { env?: Record<string, string> }
         child.kill('SIGTERM');
         await exited;
       }
-      await rm(userData, { recursive: true, force: true });
+      await rm(userData, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 });
     },
   };
 }
