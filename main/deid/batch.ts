@@ -9,6 +9,7 @@ import type { DeidIdentity, FileStatus } from '../../shared/deid/engine.js';
 import { AppError } from '../../shared/errors/app-error.js';
 import { writeFileAtomic } from '../services/atomic-write.js';
 import { profileDigest as digestOf } from '../../shared/deid/profile.js';
+import { createLogger } from '../logging/logger.js';
 import { appVersion } from '../version.js';
 import { createDeidEngine } from './engine-factory.js';
 import { nodeDeidCrypto } from './node-crypto.js';
@@ -60,6 +61,8 @@ function isInside(child: string, parent: string): boolean {
   const rel = relative(parent, child);
   return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel));
 }
+
+const logger = createLogger({ name: 'deid' });
 
 /** Every regular file below `root` (any name), depth first, in a stable order. Synchronous: no thread-pool hops. */
 function* walk(root: string, dir = root): Generator<{ path: string; rel: string }> {
@@ -291,6 +294,7 @@ export async function runBatch(options: BatchOptions): Promise<BatchSummary> {
       pending.push({ temp: result.pendingTemp, final: join(output, result.output), key });
       if (pending.length >= 256) commit();
     } else journal.line({ k: key, s: result.status, o: result.output });
+    if (result.bug !== undefined) logger.error({ stack: result.bug, file: filesDone }, 'de-identification bug: a file failed with an unexpected error');
     if (result.status !== 'deidentified') problems.push({ input: result.rel, status: result.status, code: result.code ?? '', reason: result.reason ?? '' });
     if (result.identity !== undefined) identities.set(`${result.identity.pseudonym}\u0000${result.identity.newStudyInstanceUID}`, result.identity);
     options.onFile?.(result);

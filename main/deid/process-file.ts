@@ -31,6 +31,8 @@ export interface FileResult {
   readonly identity?: DeidIdentity;
   /** With group durability: the temp file to flush and rename to `output`. */
   readonly pendingTemp?: string;
+  /** For INTERNAL failures: the stack, for the log only (never in reports). */
+  readonly bug?: string;
 }
 
 export type Durability = 'each' | 'group' | 'none';
@@ -163,7 +165,15 @@ function processFileInner(task: FileTask, engine: DeidEngine, options: WriteOpti
     }
     const code = (error as NodeJS.ErrnoException).code;
     if (typeof code === 'string') return { rel: task.rel, status: 'failed', code: 'STORAGE_WRITE_FAILED', reason: describeFsError(error), bytesIn: size, bytesOut: 0 };
-    return { rel: task.rel, status: 'failed', code: 'INTERNAL', reason: `unexpected error (a bug): ${error instanceof Error ? `${error.name}: ${error.message}` : 'unknown'}`, bytesIn: size, bytesOut: 0 };
+    return {
+      rel: task.rel,
+      status: 'failed',
+      code: 'INTERNAL',
+      reason: 'unexpected error (a bug; details in the log)',
+      bytesIn: size,
+      bytesOut: 0,
+      bug: error instanceof Error ? (error.stack ?? `${error.name}: ${error.message}`) : 'non-Error thrown',
+    };
   } finally {
     if (fd !== undefined) closeSync(fd);
   }
