@@ -30,7 +30,7 @@ class StowPart implements PartSink {
 
   constructor(
     private readonly services: DicomwebServices,
-    private readonly writer: BlobWriter | undefined,
+    readonly writer: BlobWriter | undefined,
     private readonly rejectedType: string | undefined,
     private readonly expectedStudy: string | undefined,
   ) {}
@@ -159,6 +159,10 @@ export async function storeInstances(services: DicomwebServices, request: Fastif
     complete = false;
   }
   if (!complete) void reply.header('connection', 'close');
+  // The request's blobs share one folder: make its entries durable while the parts' data are still being synced.
+  const writers = parts.flatMap((part) => (part.writer === undefined ? [] : [part.writer]));
+  const folderSync = Promise.all(writers.map((writer) => writer.created)).then(() => services.blobs.commit(writers.map((writer) => writer.key)));
+  folderSync.catch(() => undefined);
   const results = await Promise.all(parts.map((part) => part.result ?? Promise.resolve<PartResult>({ ok: false, failure: { code: 0xc000, reason: bodyError ?? 'incomplete part' } })));
   if (!complete && parts.length > 0 && !(parts[parts.length - 1]?.aborted ?? false)) {
     // The body broke between parts (e.g. part headers too large): that next part failed.
@@ -181,7 +185,7 @@ export async function storeInstances(services: DicomwebServices, request: Fastif
   const referenced: InstanceRecord[] = [];
   if (stored.length > 0) {
     try {
-      await services.blobs.commit(stored.map((record) => record.blobKey));
+      await folderSync;
       const outcomes = await services.index.store(stored);
       outcomes.forEach((outcome, i) => {
         const record = stored[i];

@@ -27,6 +27,11 @@ export interface BlobStore {
 
 export interface BlobWriter {
   readonly key: string;
+  /**
+   * Resolves once the blob exists under its key, before its bytes are durable (filesystem: the file is created), so
+   * `commit` can run alongside `finish`; undefined where that makes no difference (S3).
+   */
+  readonly created?: Promise<void>;
   write(chunk: Buffer): Promise<void>;
   /** All bytes written: flushed to stable storage (filesystem: fsync of the file) or uploaded (S3). */
   finish(): Promise<{ key: string; size: number }>;

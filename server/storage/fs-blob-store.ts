@@ -116,22 +116,36 @@ class FsBlobWriter implements BlobWriter {
   private pendingBytes = 0;
   private handle: FileHandle | undefined;
   private closed = false;
+  private markCreated: () => void = () => undefined;
+  readonly created: Promise<void>;
 
   constructor(
     readonly key: string,
     private readonly path: string,
-  ) {}
+  ) {
+    this.created = new Promise<void>((resolve) => {
+      this.markCreated = resolve;
+    });
+  }
+
+  private async openFile(): Promise<FileHandle> {
+    if (this.handle === undefined) {
+      this.handle = await open(this.path, 'wx', 0o600);
+      this.markCreated();
+    }
+    return this.handle;
+  }
 
   private async flush(): Promise<void> {
     if (this.pending.length === 0) return;
-    this.handle ??= await open(this.path, 'wx', 0o600);
+    const handle = await this.openFile();
     const buffers = this.pending;
     this.pending = [];
     this.pendingBytes = 0;
     let remaining = buffers.reduce((sum, buffer) => sum + buffer.length, 0);
     let queue = buffers;
     while (remaining > 0) {
-      const { bytesWritten } = await this.handle.writev(queue);
+      const { bytesWritten } = await handle.writev(queue);
       remaining -= bytesWritten;
       if (remaining > 0) {
         // Short write: drop what was written and retry with the rest.
@@ -159,8 +173,7 @@ class FsBlobWriter implements BlobWriter {
   async finish(): Promise<{ key: string; size: number }> {
     try {
       await this.flush();
-      this.handle ??= await open(this.path, 'wx', 0o600);
-      await this.handle.datasync();
+      await (await this.openFile()).datasync();
     } finally {
       this.closed = true;
       await this.handle?.close();
@@ -170,6 +183,7 @@ class FsBlobWriter implements BlobWriter {
 
   async abort(): Promise<void> {
     this.pending = [];
+    this.markCreated();
     if (!this.closed) {
       this.closed = true;
       await this.handle?.close().catch(() => undefined);
