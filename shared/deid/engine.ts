@@ -302,9 +302,9 @@ export class DeidEngine {
       else if (modality === 'US' || modality === 'XC' || modality === 'ES') risks.push(`modality ${modality} often carries burned-in text`);
     }
     if (dataset.some((element) => (element.tag >>> 16 & 0xff01) === 0x6000 && (element.tag & 0xffff) === 0x3000)) risks.push('the file has overlay data');
-    let mask: DeidProfile['pixelMasks'][number] | undefined;
+    // Clean Pixel Data: a mask defined for the device applies to all its images, risky or not.
+    const mask = pixelData !== undefined ? this.matchingMask(dataset) : undefined;
     if (risks.length > 0) {
-      mask = this.matchingMask(dataset);
       if (mask === undefined) return stop('quarantined', `${risks.join('; ')}; the profile defines no pixel mask for this device`);
       if (!this.options.cleanPixelData) return stop('quarantined', `${risks.join('; ')}; a pixel mask matches but the Clean Pixel Data option is not chosen`);
     }
@@ -312,9 +312,9 @@ export class DeidEngine {
       return stop('quarantined', 'Clean Recognizable Visual Features is chosen, and this engine does not deface images');
     }
     let maskedPixels: Uint8Array | undefined;
-    if (mask !== undefined) {
+    if (mask !== undefined && this.options.cleanPixelData) {
       const masked = applyMask(file, mask);
-      if (typeof masked === 'string') return stop('quarantined', `${risks.join('; ')}; ${masked}`);
+      if (typeof masked === 'string') return stop('quarantined', `${[...risks, 'Clean Pixel Data with a mask'].join('; ')}; ${masked}`);
       maskedPixels = masked;
     }
 
