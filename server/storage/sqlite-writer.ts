@@ -93,22 +93,32 @@ function driverPath(): string {
 }
 
 export class SqliteWriter {
-  private readonly worker: Worker;
+  private worker: Worker;
   private next = 1;
+  private closing = false;
   private readonly pending = new Map<number, { resolve: (value: unknown) => void; reject: (error: Error) => void }>();
 
-  constructor(file: string) {
-    this.worker = new Worker(workerSource, { eval: true, workerData: { file, driver: driverPath(), sql } });
-    this.worker.unref();
-    this.worker.on('message', (message: { id: number; ok: boolean; value?: unknown; error?: string }) => {
+  constructor(private readonly file: string) {
+    this.worker = this.start();
+  }
+
+  /** Starts the writer thread; if it ever dies, its pending writes fail (nothing was acknowledged) and a new one starts. */
+  private start(): Worker {
+    const worker = new Worker(workerSource, { eval: true, workerData: { file: this.file, driver: driverPath(), sql } });
+    worker.unref();
+    worker.on('message', (message: { id: number; ok: boolean; value?: unknown; error?: string }) => {
       const waiting = this.pending.get(message.id);
       if (waiting === undefined) return;
       this.pending.delete(message.id);
       if (message.ok) waiting.resolve(message.value);
       else waiting.reject(new Error(`index write failed: ${message.error ?? 'unknown error'}`));
     });
-    this.worker.on('error', (error) => this.failAll(error));
-    this.worker.on('exit', () => this.failAll(new Error('the index writer stopped')));
+    worker.on('error', (error) => this.failAll(error));
+    worker.on('exit', () => {
+      this.failAll(new Error('the index writer stopped'));
+      if (!this.closing) this.worker = this.start();
+    });
+    return worker;
   }
 
   private failAll(error: Error): void {
@@ -137,6 +147,12 @@ export class SqliteWriter {
   }
 
   async close(): Promise<void> {
+    this.closing = true;
+    await this.worker.terminate();
+  }
+
+  /** For tests: stops the writer thread as a crash would. */
+  async crashForTest(): Promise<void> {
     await this.worker.terminate();
   }
 }
