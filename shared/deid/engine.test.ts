@@ -132,6 +132,15 @@ describe('DeidEngine', () => {
     expect(text(source, 0x00081155)).toMatch(/^2\.25\./);
   });
 
+  it('keeps method codes already present and appends its own', () => {
+    const dataset = [...base, [0x00120064, [[[0x00080100, '113100'], [0x00080102, 'DCM'], [0x00080104, 'Basic Application Confidentiality Profile']]]]].sort(
+      (a, b) => (a[0] as number) - (b[0] as number),
+    ) as TestItem;
+    const { elements } = output(run(dataset, { options: { retainPatientCharacteristics: true } }));
+    const codes = elements.find((e) => e.tag === 0x00120064)?.items?.map((item) => text(item.elements, 0x00080100));
+    expect(codes).toEqual(['113100', '113100', '113108']);
+  });
+
   it('is consistent for the same key and different for another key', () => {
     const a = output(run(base, {}, 'k1')).bytes;
     const b = output(run(base, {}, 'k1')).bytes;
