@@ -1,5 +1,5 @@
 import { userInfo } from 'node:os';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -8,11 +8,13 @@ import { requireSystemFile } from './support/requirements.js';
 import { startTestIdp, type TestIdp } from './support/test-idp.js';
 import { repoRoot, startWorkstation, type RunningWorkstation } from './support/workstation.js';
 
+const corpus = join(repoRoot, '..', 'shared', 'corpus');
 const chromium = requireSystemFile(chromiumPath, 'Debian Chromium', 'apt-get install chromium');
+const haveCorpus = requireSystemFile(join(corpus, 'MANIFEST.tsv'), 'The DICOM test corpus', 'check out ../shared/corpus beside the repository');
 const openssl = requireSystemFile('/usr/bin/openssl', 'OpenSSL', 'apt-get install openssl');
 const shots = join(repoRoot, 'test-results', 'e2e');
 
-describe.skipIf(!chromium.ok || !openssl.ok)('accounts, albums and tokens (embedded server, local IdP over https)', () => {
+describe.skipIf(!chromium.ok || !openssl.ok || !haveCorpus.ok)('accounts, albums and tokens (embedded server, local IdP over https)', () => {
   let idp: TestIdp;
   let workstation: RunningWorkstation;
   let browser: { context: BrowserContext; close: () => Promise<void> };
@@ -78,6 +80,51 @@ describe.skipIf(!chromium.ok || !openssl.ok)('accounts, albums and tokens (embed
     // The server refuses the revoked secret.
     const status = await fetch(`${workstation.serverUrl}/api/me`, { headers: { authorization: `Bearer ${secret}` } }).then((r) => r.status);
     expect(status).toBe(401);
+  });
+
+  it('destroys the album with its images and the SEG that references them, and shows the certificate', async () => {
+    // Images reach the album over its DICOMweb root, as a pipeline or the import would push them.
+    await page.getByRole('button', { name: 'Access tokens', exact: true }).click();
+    await page.getByLabel('Label').fill('Pipeline');
+    await page.getByLabel('Scope').selectOption({ label: 'Lung nodules 2026' });
+    await page.getByLabel('write').check();
+    await page.getByLabel('download').check();
+    await page.getByRole('button', { name: 'Create token' }).click();
+    await page.getByTestId('new-token-secret').getByText(/^pdw_/).waitFor();
+    const token = await page.getByTestId('new-token-secret').innerText();
+    const albums = (await (await fetch(`${workstation.serverUrl}/api/albums`, { headers: { authorization: `Bearer ${token}` } })).json()) as Array<{ id: string }>;
+    const albumId = albums[0]?.id ?? '';
+    const files = ['01', '02', '03'].map((n) => join(corpus, 'ct-series', 'dcmqi-ct-3slice', `${n}.dcm`)).concat(join(corpus, 'ct-series', 'dcmqi-ct-3slice-seg', 'liver.dcm'));
+    const boundary = 'e2e-boundary';
+    const parts = await Promise.all(files.map((file) => readFile(file)));
+    const body = Buffer.concat([
+      ...parts.flatMap((part) => [Buffer.from(`--${boundary}\r\nContent-Type: application/dicom\r\n\r\n`), part, Buffer.from('\r\n')]),
+      Buffer.from(`--${boundary}--\r\n`),
+    ]);
+    const stored = await fetch(`${workstation.serverUrl}/albums/${albumId}/dicomweb/studies`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': `multipart/related; type="application/dicom"; boundary=${boundary}`, accept: 'application/dicom+json' },
+      body,
+    });
+    expect(stored.status).toBe(200);
+
+    await page.getByRole('button', { name: 'Albums', exact: true }).click();
+    const row = page.getByRole('row', { name: /Lung nodules 2026/ });
+    await row.getByText('CT, SEG').waitFor();
+    await row.getByRole('button', { name: 'Members' }).click();
+    await page.getByLabel('Reason').fill('End of ethics approval MP-02-2026-117');
+    await page.getByLabel(/Type the album name to confirm/).fill('Lung nodules 2026');
+    await page.getByRole('button', { name: 'Destroy album' }).click();
+    await page.getByText('Verified: nothing of this album remains on the server.').waitFor({ timeout: 30_000 });
+    const facts = await page.getByRole('region', { name: 'Destruction certificate' }).innerText();
+    expect(facts).toMatch(/Instances\s+4/);
+    expect(facts).toMatch(/Series\s+2/);
+    await page.screenshot({ path: join(shots, 'destruction-certificate.png'), fullPage: true });
+    // Nothing answers any more, with any credential.
+    const gone = await fetch(`${workstation.serverUrl}/albums/${albumId}/dicomweb/studies`, { headers: { authorization: `Bearer ${token}` } });
+    expect(gone.status).toBe(401);
+    await page.getByRole('button', { name: 'Back to albums' }).click();
+    await page.getByText('You are not a member of any album yet.').waitFor();
   });
 
   it('signs in with the hospital account through msal-node, and the server accepts the token', async () => {

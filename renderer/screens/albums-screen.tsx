@@ -19,7 +19,16 @@ export function AlbumsScreen({ client }: { readonly client: ParadimClient }): Re
   useEffect(reload, [reload]);
 
   if (selected !== null) {
-    return <AlbumMembers client={client} album={selected} onBack={() => setSelected(null)} />;
+    return (
+      <AlbumMembers
+        client={client}
+        album={selected}
+        onBack={() => {
+          setSelected(null);
+          reload();
+        }}
+      />
+    );
   }
   return (
     <div className="stack">
