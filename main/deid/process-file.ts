@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { threadId } from 'node:worker_threads';
 import { closeSync, fstatSync, fsyncSync, mkdirSync, openSync, readSync, renameSync, rmSync, writeSync, writevSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { inflateRawSync } from 'node:zlib';
@@ -47,6 +48,9 @@ export interface WriteOptions {
 }
 
 const windowBuffer = new Uint8Array(1 << 20);
+/** Temp names: 12 hex digits, unique per process and thread (random prefix, counter), without a random call per file. */
+const tempPrefix = randomBytes(2).toString('hex') + (threadId & 0xff).toString(16).padStart(2, '0');
+let tempCounter = 0;
 const copyBuffer = Buffer.allocUnsafe(1 << 20);
 const createdDirs = new Set<string>();
 
@@ -69,7 +73,7 @@ function writeOutput(
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     createdDirs.add(dir);
   }
-  const temp = join(dir, `.${randomBytes(6).toString('hex')}.tmp`);
+  const temp = join(dir, `.${tempPrefix}${(tempCounter++).toString(16).padStart(6, '0')}.tmp`);
   const fd = openSync(temp, 'wx', 0o600);
   let total = 0;
   try {
