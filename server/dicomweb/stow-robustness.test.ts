@@ -137,6 +137,22 @@ describe('STOW-RS bad input: per-instance failure reasons, the server keeps serv
     expect(String(response.headers.warning)).toContain('Content-Length');
   });
 
+  it('refuses an instance whose DICOM header is larger than allowed (64 MB of text before the pixel data)', async () => {
+    const good = instance();
+    const head = good.bytes.subarray(0, 132 + good.bytes.readUInt32LE(140) + 12);
+    const text = Buffer.alloc(70 * 1024 * 1024, 0x41);
+    const element = Buffer.alloc(12);
+    element.writeUInt16LE(0x0020, 0);
+    element.writeUInt16LE(0x4000, 2); // ImageComments, UT-like long text in a private-free tag
+    element.write('UT', 4, 'latin1');
+    element.writeUInt32LE(text.length, 8);
+    const huge = Buffer.concat([head, element, text]);
+    const { body, contentType } = multipartBody([huge, good.bytes]);
+    const response = await post(body, contentType);
+    expect(response.statusCode).toBe(202);
+    expect(String(response.headers.warning)).toContain('header is larger than allowed');
+  });
+
   it('leaves no blob behind for failed or repeated instances', async () => {
     const blobs = readdirSync(join(dataDir, 'blobs'), { recursive: true }).filter((name) => /[0-9a-f]{32}$/.test(String(name)));
     const instances = (await app.inject({ method: 'GET', url: '/dicomweb/instances?limit=100000' })).json() as Json[];
