@@ -39,10 +39,17 @@ function timed(command, args) {
   const started = performance.now();
   const result = timeBin === undefined
     ? spawnSync(command, args, { encoding: 'utf8', maxBuffer: 1 << 26 })
-    : spawnSync(timeBin, ['-f', 'TIME %e %M', command, ...args], { encoding: 'utf8', maxBuffer: 1 << 26 });
+    : spawnSync(timeBin, ['-f', 'TIME %e %M %U %S', command, ...args], { encoding: 'utf8', maxBuffer: 1 << 26 });
   const wall = (performance.now() - started) / 1000;
-  const match = /TIME ([\d.]+) (\d+)/.exec(result.stderr ?? '');
-  return { seconds: wall, rss: match === null ? undefined : Number(match[2]) * 1024, status: result.status, stdout: result.stdout, stderr: result.stderr };
+  const match = /TIME ([\d.]+) (\d+) ([\d.]+) ([\d.]+)/.exec(result.stderr ?? '');
+  return {
+    seconds: wall,
+    rss: match === null ? undefined : Number(match[2]) * 1024,
+    cpu: match === null ? undefined : Number(match[3]) + Number(match[4]),
+    status: result.status,
+    stdout: result.stdout,
+    stderr: result.stderr,
+  };
 }
 
 const clean = (folder) => rmSync(folder, { recursive: true, force: true });
@@ -62,7 +69,7 @@ const workers = Number(process.env.PARADIM_BENCH_WORKERS ?? Math.min(availablePa
 const cli = join(repo, 'app/deid/paradim-deid.cjs');
 const rows = [];
 const row = (name, run, count, size) => {
-  const r = { name, seconds: run.seconds, filesPerSecond: count / run.seconds, mbPerSecond: size / 1e6 / run.seconds, rss: run.rss };
+  const r = { name, seconds: run.seconds, cpu: run.cpu, filesPerSecond: count / run.seconds, mbPerSecond: size / 1e6 / run.seconds, rss: run.rss };
   rows.push(r);
   return r;
 };
@@ -126,15 +133,18 @@ rows.push({
   filesPerSecond: baselineResult.files / baselineResult.seconds,
   mbPerSecond: baselineResult.bytes / 1e6 / baselineResult.seconds,
   rss: baseline.rss,
+  cpu: undefined,
 });
 const dcmjsRate = rows.at(-1).filesPerSecond;
 
 console.log('');
-console.log('| run | wall s | files/s | MB/s | peak RSS MB |');
-console.log('| --- | ---: | ---: | ---: | ---: |');
+console.log('| run | wall s | CPU s (user+sys) | files/s | MB/s | peak RSS MB |');
+console.log('| --- | ---: | ---: | ---: | ---: | ---: |');
 for (const r of rows) {
-  console.log(`| ${r.name} | ${r.seconds.toFixed(2)} | ${r.filesPerSecond.toFixed(0)} | ${r.mbPerSecond.toFixed(0)} | ${r.rss === undefined ? 'n/a' : (r.rss / 1048576).toFixed(0)} |`);
+  const cpu = r.cpu === undefined ? 'n/a' : r.cpu.toFixed(2);
+  console.log(`| ${r.name} | ${r.seconds.toFixed(2)} | ${cpu} | ${r.filesPerSecond.toFixed(0)} | ${r.mbPerSecond.toFixed(0)} | ${r.rss === undefined ? 'n/a' : (r.rss / 1048576).toFixed(0)} |`);
 }
+console.log('(CPU seconds do not depend on other load on a shared machine; wall seconds do.)');
 console.log(`Load average at end: ${loadavg().map((v) => v.toFixed(2)).join(' ')}`);
 console.log('');
 const verdict = (ok) => (ok ? 'met' : 'NOT met');
