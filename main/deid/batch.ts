@@ -53,6 +53,8 @@ export interface BatchSummary {
   readonly cancelled: boolean;
   /** Files that were not de-identified, with the reason (paths relative to the input folder). */
   readonly problems: readonly { readonly input: string; readonly status: string; readonly code: string; readonly reason: string }[];
+  /** Problems beyond the first 1,000 are only in files.jsonl (memory stays bounded whatever the batch size). */
+  readonly problemsOmitted: number;
   readonly pseudonymCollisions: number;
   readonly notes: readonly string[];
 }
@@ -266,6 +268,7 @@ export async function runBatch(options: BatchOptions): Promise<BatchSummary> {
 
   const counts: Record<FileStatus | 'skipped' | 'resumed', number> = { deidentified: 0, quarantined: 0, dropped: 0, failed: 0, skipped: 0, resumed: 0 };
   const problems: { input: string; status: string; code: string; reason: string }[] = [];
+  let problemsOmitted = 0;
   const identities = new Map<string, DeidIdentity>();
   const notes: string[] = [];
   let filesDone = 0;
@@ -295,7 +298,10 @@ export async function runBatch(options: BatchOptions): Promise<BatchSummary> {
       if (pending.length >= 256) commit();
     } else journal.line({ k: key, s: result.status, o: result.output });
     if (result.bug !== undefined) logger.error({ stack: result.bug, file: filesDone }, 'de-identification bug: a file failed with an unexpected error');
-    if (result.status !== 'deidentified') problems.push({ input: result.rel, status: result.status, code: result.code ?? '', reason: result.reason ?? '' });
+    if (result.status !== 'deidentified') {
+      if (problems.length < 1000) problems.push({ input: result.rel, status: result.status, code: result.code ?? '', reason: result.reason ?? '' });
+      else problemsOmitted++;
+    }
     if (result.identity !== undefined) identities.set(`${result.identity.pseudonym}\u0000${result.identity.newStudyInstanceUID}`, result.identity);
     options.onFile?.(result);
     const now = performance.now();
@@ -392,6 +398,7 @@ export async function runBatch(options: BatchOptions): Promise<BatchSummary> {
     peakRssBytes: peakRss,
     cancelled,
     problems,
+    problemsOmitted,
     pseudonymCollisions,
     notes,
   };

@@ -157,6 +157,7 @@ export async function main(argv: string[]): Promise<number> {
   );
   process.stdout.write(`paradim-deid ${summary.engineVersion}; profile ${profile.name} v${profile.version} ${profileDigest(profile, nodeDeidCrypto(key))}\n`);
   for (const problem of summary.problems) process.stdout.write(`  ${problem.status.toUpperCase()} ${problem.input}: ${problem.reason} [${problem.code}]\n`);
+  if (summary.problemsOmitted > 0) process.stdout.write(`  ... and ${summary.problemsOmitted} more: see files.jsonl in the reports folder\n`);
   for (const note of summary.notes) process.stdout.write(`Note: ${note}\n`);
   process.stdout.write(`Reports: ${reportsDir}\n`);
   if (passphrase !== undefined) process.stdout.write(`Re-identification map (encrypted): ${mapPath}\n`);
