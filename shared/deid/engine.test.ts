@@ -219,6 +219,11 @@ describe('DeidEngine', () => {
     expect(sr.status).toBe('dropped');
   });
 
+  it('finds BurnedInAnnotation even in a data set whose elements are out of order', () => {
+    const unordered = [...base.filter(([t]) => t !== 0x7fe00010), [0x7fe00010, new Uint8Array(8), 'OW'], [0x00280301, 'YES']] as TestItem;
+    expect(run(unordered).status).toBe('quarantined');
+  });
+
   it('masks pixel rectangles when the profile defines a mask and Clean Pixel Data is chosen', () => {
     const image: TestItem = [
       ...base.filter(([t]) => t !== 0x7fe00010),

@@ -671,11 +671,8 @@ function isWellKnownUid(uid: string): boolean {
 }
 
 function find(elements: readonly DicomElement[], tag: number): DicomElement | undefined {
-  // Data sets are sorted: a linear scan is fine for the few top-level look-ups.
-  for (const element of elements) {
-    if (element.tag === tag) return element;
-    if (element.tag > tag) return undefined;
-  }
+  // A full scan, not a sorted search: a file with elements out of order must not hide BurnedInAnnotation or a UID.
+  for (const element of elements) if (element.tag === tag) return element;
   return undefined;
 }
 
