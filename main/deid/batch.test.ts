@@ -93,6 +93,15 @@ describe('runBatch', () => {
     expect(summary.counts.failed).toBe(12);
   });
 
+  it('runs again into an output folder that was deleted in between (same process)', async () => {
+    const out = join(dir, 'deleted');
+    await runBatch(options(out));
+    rmSync(out, { recursive: true, force: true });
+    rmSync(`${out}-reports`, { recursive: true, force: true });
+    const again = await runBatch(options(out));
+    expect(again.counts.deidentified).toBe(12);
+  });
+
   it('refuses an output inside the input, and reports inside the output', async () => {
     await expect(runBatch(options(join(dir, 'in', 'x')))).rejects.toMatchObject({ code: 'INVALID_INPUT' });
     await expect(runBatch(options(join(dir, 'o'), { reportsDir: join(dir, 'o', 'reports') }))).rejects.toMatchObject({ code: 'INVALID_INPUT' });

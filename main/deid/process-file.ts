@@ -74,7 +74,15 @@ function writeOutput(
     createdDirs.add(dir);
   }
   const temp = join(dir, `.${tempPrefix}${(tempCounter++).toString(16).padStart(6, '0')}.tmp`);
-  const fd = openSync(temp, 'wx', 0o600);
+  let fd: number;
+  try {
+    fd = openSync(temp, 'wx', 0o600);
+  } catch (error) {
+    // The folder was removed since it was created (e.g. a second batch into a deleted output): create it again.
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    fd = openSync(temp, 'wx', 0o600);
+  }
   let total = 0;
   try {
     // Consecutive header chunks go out in one writev.
