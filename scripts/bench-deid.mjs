@@ -118,8 +118,8 @@ const runOurs = (label, extra) => {
   runs.sort((a, b) => a.seconds - b.seconds);
   return row(`${label}, median of ${repeats}`, runs[Math.floor(runs.length / 2)], files, bytes);
 };
-const ours = runOurs(`paradim-deid (${workers} workers, fsync each file: default)`, []);
-const oursEach = runOurs(`paradim-deid (${workers} workers, group commit)`, ['--durability', 'group']);
+const ours = runOurs(`paradim-deid (${workers} workers, group commit: default)`, []);
+const oursEach = runOurs(`paradim-deid (${workers} workers, fsync each file)`, ['--durability', 'each']);
 const oursNone = runOurs(`paradim-deid (${workers} workers, no flush)`, ['--durability', 'none']);
 
 const baselineOut = join(work, 'out-dcmjs');

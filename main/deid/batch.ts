@@ -33,7 +33,7 @@ export interface BatchOptions {
   /** 0 runs in this thread; otherwise a pool of worker threads running `workerScript`. */
   readonly workers: number;
   readonly workerScript?: string;
-  /** Default `each`: fsync every file before its rename (see WriteOptions). */
+  /** Default `group`: one filesystem flush per group of files before their renames (see WriteOptions). */
   readonly durability?: Durability;
   readonly map?: { readonly path: string; readonly sealer: MapSealer };
   readonly onProgress?: (progress: BatchProgress) => void;
@@ -278,7 +278,7 @@ export async function runBatch(options: BatchOptions): Promise<BatchSummary> {
   let peakRss = process.memoryUsage.rss();
   let lastProgress = 0;
   let lastSync = performance.now();
-  const durability = options.durability ?? 'each';
+  const durability = options.durability ?? 'group';
   const engine = options.workers === 0 ? createDeidEngine(options.profile, options.key) : undefined;
   const pool =
     options.workers > 0

@@ -25,8 +25,8 @@ Options:
                             default: beside the key file, <key>.reid-map (keep both on the workstation)
   --passphrase-file <file>  passphrase of the map (or env PARADIM_DEID_MAP_PASSPHRASE); without one no map is written
   --workers <n>             worker threads (default: CPU count, at most 8; 0 = in the main thread)
-  --durability <mode>       each (default): fsync every file before its rename; group: one filesystem flush
-                            (syncfs) per 256 files, then their renames; none: no flush (a crash may lose recent files)
+  --durability <mode>       group (default): one filesystem flush (syncfs) per 256 files, then their renames;
+                            each: fsync every file before its rename; none: no flush (a crash may lose recent files)
   --quiet                   no progress line
   --help
 
@@ -102,7 +102,7 @@ export async function main(argv: string[]): Promise<number> {
   const output = resolve(positionals[1] ?? '');
   const workers = values.workers === undefined ? Math.min(8, availableParallelism()) : Number(values.workers);
   if (!Number.isInteger(workers) || workers < 0 || workers > 64) throw new UsageError('--workers must be a whole number from 0 to 64');
-  const durability = values.durability ?? 'each';
+  const durability = values.durability ?? 'group';
   if (durability !== 'group' && durability !== 'each' && durability !== 'none') throw new UsageError('--durability must be group, each or none');
   const profile = await loadProfile(values.profile);
   const keyPath = resolve(values.key ?? join(dirname(output), `${basename(output)}.deid-key`));
