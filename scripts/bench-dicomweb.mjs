@@ -4,7 +4,7 @@
 // (our server fsyncs files, folders and the SQLite WAL before answering; Orthanc runs with SyncStorageArea).
 //
 // Usage: npm run bench:dicomweb [-- --instances 2000 --rows 512 --columns 512 --queries 60]
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -181,6 +181,14 @@ const work = await mkdtemp(join(tmpdir(), 'paradim-bench-'));
 const ourPort = await freePort();
 const orthancPort = await freePort();
 const orthancDicomPort = await freePort();
+// Our server runs as shipped: nothing is open without a token, and every request is written to the audit trail.
+const adminCli = (args) => {
+  const result = spawnSync(process.execPath, [join(repoRoot, 'app/server/cli.cjs'), ...args, '--data', join(work, 'paradim')], { encoding: 'utf8' });
+  if (result.status !== 0) throw new Error(`paradim-server ${args.join(' ')} failed: ${result.stderr}`);
+  return result.stdout.trim();
+};
+adminCli(['user', 'create', '--name', 'bench', '--admin']);
+const ourToken = adminCli(['token', 'create', '--user', 'bench', '--permissions', 'read,write,download']);
 const ours = spawn(process.execPath, [join(repoRoot, 'app/server/cli.cjs'), 'serve', '--host', '127.0.0.1', '--port', String(ourPort), '--data', join(work, 'paradim'), '--log-level', 'warn'], {
   stdio: ['ignore', 'ignore', 'inherit'],
 });
@@ -202,8 +210,8 @@ await writeFile(
 );
 const orthanc = spawn(orthancBinary, [join(work, 'orthanc.json')], { stdio: 'ignore' });
 const targets = {
-  paradim: { name: 'PARADIM', base: `http://127.0.0.1:${ourPort}/dicomweb`, pid: ours.pid },
-  orthanc: { name: 'Orthanc', base: `http://127.0.0.1:${orthancPort}/dicom-web`, pid: orthanc.pid },
+  paradim: { name: 'PARADIM', base: `http://127.0.0.1:${ourPort}/dicomweb`, pid: ours.pid, headers: { authorization: `Bearer ${ourToken}` } },
+  orthanc: { name: 'Orthanc', base: `http://127.0.0.1:${orthancPort}/dicom-web`, pid: orthanc.pid, headers: {} },
 };
 const cleanup = async () => {
   await stop(ours);
@@ -244,7 +252,7 @@ try {
           next += 1;
           const response = await fetch(`${target.base}/studies`, {
             method: 'POST',
-            headers: { 'content-type': `multipart/related; type="application/dicom"; boundary=${boundary}`, accept: 'application/dicom+json' },
+            headers: { ...target.headers, 'content-type': `multipart/related; type="application/dicom"; boundary=${boundary}`, accept: 'application/dicom+json' },
             body,
           });
           const answer = await response.text();
@@ -283,7 +291,7 @@ try {
       for (let i = 0; i < queryRounds; i += 1) {
         const url = `${target.base}${make()}`;
         const started = performance.now();
-        const response = await fetch(url, { headers: { accept: 'application/dicom+json' } });
+        const response = await fetch(url, { headers: { ...target.headers, accept: 'application/dicom+json' } });
         const body = await response.text();
         times.push(performance.now() - started);
         if (response.status !== 200 && response.status !== 204) throw new Error(`${target.name} ${url}: ${response.status}`);
@@ -318,7 +326,7 @@ try {
     const started = performance.now();
     await parallel(sampleSeries, async ({ study, series }) => {
       const response = await fetch(`${target.base}/studies/${study}/series/${series}`, {
-        headers: { accept: 'multipart/related; type="application/dicom"; transfer-syntax=*' },
+        headers: { ...target.headers, accept: 'multipart/related; type="application/dicom"; transfer-syntax=*' },
       });
       if (response.status !== 200) throw new Error(`${target.name} WADO-RS series: ${response.status}`);
       const n = (await response.arrayBuffer()).byteLength;
@@ -331,7 +339,7 @@ try {
     let instances = 0;
     const started = performance.now();
     await parallel(sampleSeries, async ({ study, series }) => {
-      const response = await fetch(`${target.base}/studies/${study}/series/${series}/metadata`, { headers: { accept: 'application/dicom+json' } });
+      const response = await fetch(`${target.base}/studies/${study}/series/${series}/metadata`, { headers: { ...target.headers, accept: 'application/dicom+json' } });
       if (response.status !== 200) throw new Error(`${target.name} metadata: ${response.status}`);
       const n = (await response.json()).length;
       instances += n;

@@ -1,6 +1,6 @@
 import { constants } from 'node:fs';
 import { access, mkdir } from 'node:fs/promises';
-import Fastify from 'fastify';
+import Fastify, { type FastifyBaseLogger } from 'fastify';
 import type { Logger } from 'pino';
 import { AppError } from '../shared/errors/app-error.js';
 import { errorTable } from '../shared/errors/error-table.js';
@@ -9,6 +9,21 @@ import type { ServerConfig } from './config.js';
 import { dicomwebRoutes } from './dicomweb/routes.js';
 import { defaultDicomwebOptions, type DicomwebServices } from './dicomweb/services.js';
 import { RequestLog } from './logging/request-log.js';
+import { auditPaths } from './audit/audit-log.js';
+import { loadOrCreateSigner } from './audit/audit-signer.js';
+import { AlbumScopedIndex, albumContextHook, albumDicomwebRule, albumScopedBlobs } from './auth/album-scope.js';
+import type { AccessRule } from './auth/access-control.js';
+import { globalDicomwebRule } from './auth/dicomweb-access.js';
+import { loadIdentityConfig } from './auth/identity-config.js';
+import { attachIdentity, type IdentityModule } from './auth/identity-module.js';
+import { seriesModalities } from './auth/series-modalities.js';
+import { destroyAlbum } from './destruction/destroy-album.js';
+
+export interface RegisteredRoute {
+  readonly method: string;
+  readonly url: string;
+  readonly access: AccessRule | undefined;
+}
 import { openStorage, repairOrphans, type Storage } from './storage/open-storage.js';
 
 export const serverVersion: string = process.env.PARADIM_VERSION ?? '0.0.0-dev';
@@ -23,6 +38,10 @@ declare module 'fastify' {
   interface FastifyInstance {
     /** The DICOMweb services, for mounting the routes again (e.g. under `/albums/:album/dicomweb`). */
     dicomweb: DicomwebServices;
+    /** Users, albums, tokens and the audit trail. */
+    identity: IdentityModule;
+    /** Every route with its access rule, as registered (for the authorization matrix and diagnostics). */
+    routeTable: readonly RegisteredRoute[];
   }
 }
 
@@ -54,9 +73,20 @@ async function openDicomStorage(config: ServerConfig, log: Logger): Promise<Stor
   return storage;
 }
 
-export async function buildServer(config: ServerConfig, log: Logger) {
+/** Health and readiness answer anyone and are not audited: they carry no data. */
+const publicRoute = { config: { access: { action: 'request.other', permission: null, public: true } satisfies AccessRule } };
+
+export async function buildServer(config: ServerConfig, log: Logger, options: { env?: NodeJS.ProcessEnv } = {}) {
   await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
-  const app = Fastify({ loggerInstance: log, logController: new RequestLog(), requestIdHeader: false, bodyLimit: 1024 * 1024 });
+  const app = Fastify({ loggerInstance: log as FastifyBaseLogger, logController: new RequestLog(), requestIdHeader: false, bodyLimit: 1024 * 1024 });
+
+  const routeTable: RegisteredRoute[] = [];
+  app.addHook('onRoute', (route) => {
+    for (const method of [route.method].flat()) {
+      if (method !== 'HEAD') routeTable.push({ method, url: route.url, access: (route.config as { access?: AccessRule } | undefined)?.access });
+    }
+  });
+  app.decorate('routeTable', routeTable);
 
   app.setErrorHandler((error, request, reply) => {
     const known = error instanceof AppError;
@@ -84,8 +114,25 @@ export async function buildServer(config: ServerConfig, log: Logger) {
   };
   app.decorate('dicomweb', dicomweb);
 
-  app.get('/healthz', async () => ({ status: 'ok', name: 'paradim-server', version: serverVersion }));
-  app.get('/readyz', async (_request, reply) => {
+  // Identity, access control and the audit trail come first: every route registered after declares its access rule.
+  const identityConfig = loadIdentityConfig(options.env ?? process.env);
+  const signer = loadOrCreateSigner(auditPaths(config.dataDir, identityConfig.auditKeyFile, config.databaseUrl).keyFile);
+  const identity: IdentityModule = await attachIdentity(app, {
+    dataDir: config.dataDir,
+    databaseUrl: config.databaseUrl,
+    auditKeyFile: identityConfig.auditKeyFile,
+    oidc: identityConfig.oidc,
+    ssoClient: identityConfig.ssoClient,
+    seriesExists: async (study, series) => (await storage.index.instances({ study, series })).length > 0,
+    modalitiesOf: seriesModalities(storage.index),
+    destroyAlbum: (request) =>
+      destroyAlbum({ identity: identity.identity, audit: identity.audit, index: storage.index, blobs: storage.blobs, signer, dataDir: config.dataDir }, request),
+  });
+  app.addHook('onClose', async () => identity.close());
+  app.decorate('identity', identity);
+
+  app.get('/healthz', publicRoute, async () => ({ status: 'ok', name: 'paradim-server', version: serverVersion }));
+  app.get('/readyz', publicRoute, async (_request, reply) => {
     try {
       await access(config.dataDir, constants.W_OK);
     } catch {
@@ -94,6 +141,13 @@ export async function buildServer(config: ServerConfig, log: Logger) {
     if (!(await storage.index.ready())) return reply.status(503).send({ status: 'not-ready', reason: 'the index database does not answer' });
     return { status: 'ready' };
   });
-  await app.register(dicomwebRoutes, { prefix: '/dicomweb', services: dicomweb });
+  // The server-wide root (administrators: PACS peers, pipelines) and the album-scoped roots (everyone else).
+  await app.register(dicomwebRoutes, { prefix: '/dicomweb', services: dicomweb, routeConfig: (action) => ({ access: globalDicomwebRule(action) }) });
+  await app.register(dicomwebRoutes, {
+    prefix: '/albums/:album/dicomweb',
+    services: { ...dicomweb, index: new AlbumScopedIndex(storage.index, identity.identity), blobs: albumScopedBlobs(storage.blobs) },
+    routeConfig: (action) => ({ access: albumDicomwebRule(action) }),
+    setup: albumContextHook,
+  });
   return app;
 }

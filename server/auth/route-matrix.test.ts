@@ -3,8 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openStorage, type Storage } from '../storage/open-storage.js';
-import { identityApp, stowAs, type RegisteredRoute } from '../test-support/identity-app.js';
+import pino from 'pino';
+import { buildServer, type RegisteredRoute, type ServerApp } from '../app.js';
+import { loadServerConfig } from '../config.js';
+import { stowAs } from '../test-support/identity-app.js';
 import { newUid, syntheticInstance } from '../test-support/synthetic-dicom.js';
 import type { IdentityModule } from './identity-module.js';
 
@@ -14,15 +16,16 @@ import type { IdentityModule } from './identity-module.js';
  */
 let app: FastifyInstance;
 let identity: IdentityModule;
-let storage: Storage;
 let routes: readonly RegisteredRoute[];
 const t: Record<string, string> = {};
 const ids = { album: '', user: '', token: '0000000000000000', study: newUid(), series: newUid(), instance: newUid() };
 
 beforeAll(async () => {
   const dataDir = await mkdtemp(join(tmpdir(), 'paradim-matrix-'));
-  storage = await openStorage({ dataDir, orphanGraceMs: 0 });
-  ({ app, identity, routes } = await identityApp({ dataDir, storage }));
+  // The real server, as `paradim-server serve` builds it.
+  app = (await buildServer(await loadServerConfig({ cli: { dataDir }, env: {} }), pino({ level: 'silent' }), { env: {} })) as unknown as FastifyInstance;
+  identity = (app as unknown as ServerApp).identity;
+  routes = (app as unknown as ServerApp).routeTable;
   const store = identity.identity;
   const owner = await store.ensureLocalUser('owner');
   const album = await store.createAlbum({ name: 'Matrix', adminUserId: owner.id });
@@ -51,8 +54,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await app.close();
-  await identity.close();
-  await storage.close();
 });
 
 function concrete(url: string): string {

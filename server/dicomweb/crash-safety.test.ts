@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { multipartBody, parseMultipartResponse, testServer } from '../test-support/dicomweb-helpers.js';
+import { adminTokenFor, multipartBody, parseMultipartResponse, testServer, withAdminToken } from '../test-support/dicomweb-helpers.js';
 import { repoRoot } from '../test-support/requirements.js';
 import { newUid, syntheticInstance } from '../test-support/synthetic-dicom.js';
 
@@ -15,10 +15,17 @@ type Json = Record<string, { vr: string; Value?: unknown[] } | undefined>;
 const sha = (data: Buffer): string => createHash('sha256').update(data).digest('hex');
 
 let bundle = '';
+/** A server administrator's token, written into each data folder by the admin CLI before the server starts. */
+const tokens = new Map<string, string>();
+let token = '';
+const authedFetch = (url: string, init: RequestInit = {}): Promise<Response> =>
+  fetch(url, { ...init, headers: { authorization: `Bearer ${token}`, ...(init.headers as Record<string, string> | undefined) } });
 const children = new Set<ChildProcess>();
 
 /** The real server as a child process (the CLI bundled on the fly), on a free loopback port. */
 async function startServer(dataDir: string): Promise<{ child: ChildProcess; url: string }> {
+  if (!tokens.has(dataDir)) tokens.set(dataDir, adminTokenFor(bundle, dataDir));
+  token = tokens.get(dataDir) ?? '';
   const child = spawn(process.execPath, [bundle, 'serve', '--port', '0', '--host', '127.0.0.1', '--data', dataDir, '--log-level', 'warn'], {
     stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
     env: { ...process.env, NODE_PATH: join(repoRoot, 'node_modules') },
@@ -58,7 +65,7 @@ function blobCount(dataDir: string): number {
 }
 
 async function indexed(url: string, sop: string): Promise<boolean> {
-  const answer = (await (await fetch(`${url}/dicomweb/instances?SOPInstanceUID=${sop}`)).json()) as Json[];
+  const answer = (await (await authedFetch(`${url}/dicomweb/instances?SOPInstanceUID=${sop}`)).json()) as Json[];
   return answer.length === 1;
 }
 
@@ -94,7 +101,7 @@ describe('crash safety (kill -9 of a real server process)', () => {
         batches.map(async (items) => {
           const { body, contentType } = multipartBody(items.map((item) => item.bytes));
           try {
-            const response = await fetch(`${url}/dicomweb/studies`, { method: 'POST', headers: { 'content-type': contentType }, body: new Uint8Array(body) });
+            const response = await authedFetch(`${url}/dicomweb/studies`, { method: 'POST', headers: { 'content-type': contentType }, body: new Uint8Array(body) });
             const status = response.status;
             // Kill the moment the first acknowledgement arrives; the others race with the kill.
             killed ??= kill9(child);
@@ -111,7 +118,7 @@ describe('crash safety (kill -9 of a real server process)', () => {
 
     const { child, url } = await startServer(dataDir);
     for (const item of acknowledged) {
-      const response = await fetch(`${url}/dicomweb/studies/${item.study}/series/${item.series}/instances/${item.sop}`);
+      const response = await authedFetch(`${url}/dicomweb/studies/${item.study}/series/${item.series}/instances/${item.sop}`);
       expect(response.status).toBe(200);
       const [part] = parseMultipartResponse(Buffer.from(await response.arrayBuffer()), response.headers.get('content-type') ?? '');
       expect(sha(part?.data ?? Buffer.alloc(0))).toBe(sha(item.bytes));
@@ -122,7 +129,7 @@ describe('crash safety (kill -9 of a real server process)', () => {
       expect(new Set(states).size).toBe(1);
     }
     // Start-up repair leaves exactly one blob per indexed instance.
-    const total = ((await (await fetch(`${url}/dicomweb/instances?limit=100000`)).json()) as Json[]).length;
+    const total = ((await (await authedFetch(`${url}/dicomweb/instances?limit=100000`)).json()) as Json[]).length;
     expect(blobCount(dataDir)).toBe(total);
     await kill9(child);
   }, 120_000);
@@ -132,7 +139,7 @@ describe('crash safety (kill -9 of a real server process)', () => {
     const { child, url } = await startServer(dataDir);
     const items = batch(6, 'MIDCRASH');
     const { body, contentType } = multipartBody(items.map((item) => item.bytes));
-    const req = httpRequest(`${url}/dicomweb/studies`, { method: 'POST', headers: { 'content-type': contentType, 'transfer-encoding': 'chunked' } });
+    const req = httpRequest(`${url}/dicomweb/studies`, { method: 'POST', headers: { 'content-type': contentType, 'transfer-encoding': 'chunked', authorization: `Bearer ${token}` } });
     req.on('error', () => undefined);
     // Send four and a half parts, then wait until the server has written blobs for them.
     const cut = body.indexOf(Buffer.from(items[4]?.sop ?? ''), 0);
@@ -148,7 +155,7 @@ describe('crash safety (kill -9 of a real server process)', () => {
     expect(!existsSync(join(dataDir, 'spool')) || readdirSync(join(dataDir, 'spool')).length === 0).toBe(true);
     // And the server stores normally afterwards.
     const again = multipartBody(items.map((item) => item.bytes));
-    const response = await fetch(`${restarted.url}/dicomweb/studies`, { method: 'POST', headers: { 'content-type': again.contentType }, body: new Uint8Array(again.body) });
+    const response = await authedFetch(`${restarted.url}/dicomweb/studies`, { method: 'POST', headers: { 'content-type': again.contentType }, body: new Uint8Array(again.body) });
     expect(response.status).toBe(200);
     expect(blobCount(dataDir)).toBe(6);
     await kill9(restarted.child);
@@ -175,7 +182,7 @@ describe('streaming STOW (a real server process)', () => {
     const answer = await new Promise<{ status: number; text: string }>((resolve, reject) => {
       const req = httpRequest(`${url}/dicomweb/studies`, {
         method: 'POST',
-        headers: { 'content-type': `multipart/related; type="application/dicom"; boundary=${boundary}`, 'transfer-encoding': 'chunked' },
+        headers: { 'content-type': `multipart/related; type="application/dicom"; boundary=${boundary}`, 'transfer-encoding': 'chunked', authorization: `Bearer ${token}` },
       }, (res) => {
         let text = '';
         res.on('data', (chunk: Buffer) => (text += chunk.toString()));
@@ -202,7 +209,7 @@ describe('streaming STOW (a real server process)', () => {
     const after = status();
     // The server's peak memory grew by far less than the request it stored.
     expect(after.peak - before.rss).toBeLessThan(120 * 1024 * 1024);
-    const metadata = await fetch(`${url}/dicomweb/studies/${study}/series/${series}/instances/${sop}/metadata`);
+    const metadata = await authedFetch(`${url}/dicomweb/studies/${study}/series/${series}/instances/${sop}/metadata`);
     expect(metadata.status).toBe(200);
     await kill9(child);
   }, 120_000);
@@ -224,7 +231,8 @@ describe('orphan repair at start', () => {
     const { buildServer } = await import('../app.js');
     const { loadServerConfig } = await import('../config.js');
     const pino = (await import('pino')).pino;
-    const app = await buildServer(await loadServerConfig({ cli: { dataDir }, env: {} }), pino({ level: 'silent' }));
+    const app = await buildServer(await loadServerConfig({ cli: { dataDir }, env: {} }), pino({ level: 'silent' }), { env: {} });
+    await withAdminToken(app);
     expect(blobCount(dataDir)).toBe(3);
     expect(readdirSync(join(dataDir, 'spool'))).toEqual([]);
     const response = await app.inject({ method: 'GET', url: `/dicomweb/studies/${items[0]?.study}` });

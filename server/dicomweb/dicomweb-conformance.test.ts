@@ -6,7 +6,9 @@ import * as dcmjsModule from 'dcmjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ServerApp } from '../app.js';
 import { corpusDir, requireCorpus } from '../test-support/requirements.js';
-import { multipartBody, parseMultipartResponse, testServer } from '../test-support/dicomweb-helpers.js';
+import { multipartBody, parseMultipartResponse, testServer, auditCounts } from '../test-support/dicomweb-helpers.js';
+import { auditPaths } from '../audit/audit-log.js';
+import { verifyAuditTrail } from '../audit/audit-verify.js';
 
 interface OracleElement {
   vr: string;
@@ -391,5 +393,13 @@ describe.skipIf(!haveCorpus)('DICOMweb conformance over the shared corpus (all t
     const gone = new Set([...kept.values()].filter((file) => file.study === one.study).map((file) => file.sop));
     const blobs = readdirSync(join(dataDir, 'blobs'), { recursive: true }).filter((name) => /[0-9a-f]{32}$/.test(String(name)));
     expect(blobs.length).toBe(kept.size - gone.size);
+  });
+
+  it('wrote exactly one audit entry for every request of this suite, and the trail verifies', async () => {
+    const { requests, entries } = await auditCounts(app);
+    expect(requests).toBeGreaterThan(100);
+    expect(entries).toBe(requests);
+    const verification = await verifyAuditTrail(auditPaths(dataDir));
+    expect(verification.ok, verification.problems.join('\n')).toBe(true);
   });
 });

@@ -39,6 +39,9 @@ const files = [
 describe.skipIf(!ready)('interoperability with Orthanc (Debian) and dcmtk', () => {
   let app: ServerApp;
   let ours = '';
+  let token = '';
+  const ourFetch = (url: string, init: RequestInit = {}): Promise<Response> =>
+    fetch(url, { ...init, headers: { authorization: `Bearer ${token}`, ...(init.headers as Record<string, string> | undefined) } });
   let orthanc: ChildProcess | undefined;
   let orthancUrl = '';
   const auth = `Basic ${Buffer.from('test:testpass').toString('base64')}`;
@@ -55,7 +58,7 @@ describe.skipIf(!ready)('interoperability with Orthanc (Debian) and dcmtk', () =
   };
 
   beforeAll(async () => {
-    ({ app } = await testServer());
+    ({ app, token } = await testServer());
     ours = await app.listen({ host: '127.0.0.1', port: 0 });
     const dir = await mkdtemp(join(tmpdir(), 'paradim-orthanc-'));
     const httpPort = await freePort();
@@ -71,7 +74,7 @@ describe.skipIf(!ready)('interoperability with Orthanc (Debian) and dcmtk', () =
       RemoteAccessAllowed: false,
       AuthenticationEnabled: true,
       RegisteredUsers: { test: 'testpass' },
-      DicomWeb: { Enable: true, Root: '/dicom-web/', Servers: { paradim: { Url: `${ours}/dicomweb/` } } },
+      DicomWeb: { Enable: true, Root: '/dicom-web/', Servers: { paradim: { Url: `${ours}/dicomweb/`, HttpHeaders: { Authorization: `Bearer ${token}` } } } },
     };
     await writeFile(join(dir, 'orthanc.json'), JSON.stringify(config));
     orthanc = spawn(orthancBinary, [join(dir, 'orthanc.json')], { stdio: 'ignore' });
@@ -106,20 +109,20 @@ describe.skipIf(!ready)('interoperability with Orthanc (Debian) and dcmtk', () =
     const job = (await rest('POST', '/dicom-web/servers/paradim/stow', { Resources: studies, Synchronous: true })) as Record<string, unknown>;
     expect(job).toBeTruthy();
     for (const [sop, bytes] of originals) {
-      const found = (await (await fetch(`${ours}/dicomweb/instances?SOPInstanceUID=${sop}`)).json()) as Json[];
+      const found = (await (await ourFetch(`${ours}/dicomweb/instances?SOPInstanceUID=${sop}`)).json()) as Json[];
       expect(found.length).toBe(1);
       const url = String(found[0]?.['00081190']?.Value?.[0]);
-      const response = await fetch(url, { headers: { accept: 'multipart/related; type="application/dicom"; transfer-syntax=*' } });
+      const response = await ourFetch(url, { headers: { accept: 'multipart/related; type="application/dicom"; transfer-syntax=*' } });
       const [part] = parseMultipartResponse(Buffer.from(await response.arrayBuffer()), response.headers.get('content-type') ?? '');
       expect(sha(part?.data ?? Buffer.alloc(0))).toBe(sha(bytes));
     }
   }, 60_000);
 
   it('Orthanc queries (QIDO-RS) and retrieves (WADO-RS) from our server, getting the same bytes back', async () => {
-    const studies = (await (await fetch(`${ours}/dicomweb/studies`)).json()) as Json[];
+    const studies = (await (await ourFetch(`${ours}/dicomweb/studies`)).json()) as Json[];
     expect(studies.length).toBeGreaterThan(0);
     const ct = readFileSync(join(corpusDir, 'ct-series/dcmqi-ct-3slice/01.dcm'));
-    const patientID = (await (await fetch(`${ours}/dicomweb/instances?includefield=PatientID&limit=100`)).json()) as Json[];
+    const patientID = (await (await ourFetch(`${ours}/dicomweb/instances?includefield=PatientID&limit=100`)).json()) as Json[];
     expect(patientID.length).toBeGreaterThan(0);
     // Orthanc parses our DICOM JSON and answers in its own format (Value as a plain string).
     const qido = (await rest('POST', '/dicom-web/servers/paradim/qido', { Uri: '/studies', Arguments: {} })) as Record<string, { Value?: unknown } | undefined>[];
@@ -143,10 +146,10 @@ describe.skipIf(!ready)('interoperability with Orthanc (Debian) and dcmtk', () =
 
   it('dcmtk reads the instances and metadata-described files we return', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'paradim-dcmtk-'));
-    const instances = (await (await fetch(`${ours}/dicomweb/instances?limit=100`)).json()) as Json[];
+    const instances = (await (await ourFetch(`${ours}/dicomweb/instances?limit=100`)).json()) as Json[];
     expect(instances.length).toBe(files.length);
     for (const [i, instance] of instances.entries()) {
-      const response = await fetch(String(instance['00081190']?.Value?.[0]));
+      const response = await ourFetch(String(instance['00081190']?.Value?.[0]));
       const [part] = parseMultipartResponse(Buffer.from(await response.arrayBuffer()), response.headers.get('content-type') ?? '');
       const path = join(dir, `${i}.dcm`);
       await writeFile(path, part?.data ?? Buffer.alloc(0));

@@ -163,9 +163,10 @@ describe('STOW-RS bad input: per-instance failure reasons, the server keeps serv
 describe('STOW-RS over real HTTP', () => {
   let app: ServerApp;
   let base: string;
+  let token = '';
 
   beforeAll(async () => {
-    ({ app } = await testServer());
+    ({ app, token } = await testServer());
     base = await app.listen({ host: '127.0.0.1', port: 0 });
   });
   afterAll(async () => {
@@ -182,7 +183,7 @@ describe('STOW-RS over real HTTP', () => {
       withLength ? {} : { partHeaders: items.map(() => 'Content-Type: application/dicom') },
     );
     const answer = await new Promise<{ status: number; text: string }>((resolve, reject) => {
-      const req = httpRequest(`${base}/dicomweb/studies`, { method: 'POST', headers: { 'content-type': contentType, accept: 'application/dicom+json', 'transfer-encoding': 'chunked' } }, (res) => {
+      const req = httpRequest(`${base}/dicomweb/studies`, { method: 'POST', headers: { 'content-type': contentType, accept: 'application/dicom+json', 'transfer-encoding': 'chunked', authorization: `Bearer ${token}` } }, (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (chunk: Buffer) => chunks.push(chunk));
         res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString() }));
@@ -202,7 +203,7 @@ describe('STOW-RS over real HTTP', () => {
     expect((JSON.parse(answer.text) as Json)['00081199']?.Value?.length).toBe(6);
     for (const item of items) {
       const response = await fetch(`${base}/dicomweb/studies/${item.study}/series/${item.series}/instances/${item.sop}`, {
-        headers: { accept: 'multipart/related; type="application/dicom"' },
+        headers: { accept: 'multipart/related; type="application/dicom"', authorization: `Bearer ${token}` },
       });
       expect(response.status).toBe(200);
       const parts = parseMultipartResponse(Buffer.from(await response.arrayBuffer()), response.headers.get('content-type') ?? '');

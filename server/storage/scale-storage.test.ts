@@ -6,7 +6,7 @@ import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildServer, type ServerApp } from '../app.js';
 import { loadServerConfig } from '../config.js';
-import { multipartBody, parseMultipartResponse } from '../test-support/dicomweb-helpers.js';
+import { multipartBody, parseMultipartResponse, withAdminToken } from '../test-support/dicomweb-helpers.js';
 import { exerciseIndex } from '../test-support/index-behaviour.js';
 import { havePostgres, haveS3rver, startPostgres, startS3rver } from '../test-support/services.js';
 import { newUid, syntheticInstance } from '../test-support/synthetic-dicom.js';
@@ -35,7 +35,8 @@ describe.skipIf(!ready)('scale-out storage: PostgreSQL index and S3 blobs (real 
 
   async function replica(env: Record<string, string>): Promise<ServerApp> {
     const dataDir = await mkdtemp(join(tmpdir(), 'paradim-replica-'));
-    const app = await buildServer(await loadServerConfig({ cli: { dataDir }, env }), pino({ level: 'silent' }));
+    const app = await buildServer(await loadServerConfig({ cli: { dataDir }, env }), pino({ level: 'silent' }), { env: {} });
+    await withAdminToken(app);
     apps.push(app);
     return app;
   }

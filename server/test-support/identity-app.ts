@@ -12,32 +12,19 @@ import { destroyAlbum } from '../destruction/destroy-album.js';
 import { dicomwebRoutes } from '../dicomweb/routes.js';
 import { defaultDicomwebOptions } from '../dicomweb/services.js';
 import type { Storage } from '../storage/open-storage.js';
-import type { AccessRule } from '../auth/access-control.js';
 import { multipartBody } from './dicomweb-helpers.js';
 
 /**
  * A server app with identity, audit, the server-wide and album-scoped DICOMweb roots and destruction, on the storage
  * a test chooses (SQLite + files, or PostgreSQL + S3), built without listening.
  */
-export interface RegisteredRoute {
-  readonly method: string;
-  readonly url: string;
-  readonly access: AccessRule | undefined;
-}
-
 export async function identityApp(options: {
   dataDir: string;
   storage: Storage;
   databaseUrl?: string;
-}): Promise<{ app: FastifyInstance; identity: IdentityModule; routes: readonly RegisteredRoute[] }> {
+}): Promise<{ app: FastifyInstance; identity: IdentityModule }> {
   const { dataDir, storage } = options;
   const app = Fastify({ loggerInstance: pino({ level: 'silent' }) }) as unknown as FastifyInstance;
-  const routes: RegisteredRoute[] = [];
-  app.addHook('onRoute', (route) => {
-    for (const method of [route.method].flat()) {
-      if (method !== 'HEAD') routes.push({ method, url: route.url, access: (route.config as { access?: AccessRule } | undefined)?.access });
-    }
-  });
   app.setErrorHandler((error, _request, reply) => {
     void reply.status(error instanceof AppError ? error.httpStatus : ((error as { statusCode?: number }).statusCode ?? 500)).send({ error: toWireError(error) });
   });
@@ -58,7 +45,7 @@ export async function identityApp(options: {
     setup: albumContextHook,
   });
   await app.ready();
-  return { app, identity, routes };
+  return { app, identity };
 }
 
 export function stowAs(app: FastifyInstance, url: string, token: string, parts: Buffer[]): Promise<LightMyRequestResponse> {
