@@ -17,7 +17,8 @@ import { globalDicomwebRule } from './auth/dicomweb-access.js';
 import { loadIdentityConfig } from './auth/identity-config.js';
 import { attachIdentity, type IdentityModule } from './auth/identity-module.js';
 import { seriesModalities } from './auth/series-modalities.js';
-import { destroyAlbum } from './destruction/destroy-album.js';
+import { destroyAlbum, type DestructionCertificate, type DestructionRequest } from './destruction/destroy-album.js';
+import { startDestructionScheduler, type DestructionScheduler } from './destruction/destruction-scheduler.js';
 
 export interface RegisteredRoute {
   readonly method: string;
@@ -40,6 +41,7 @@ declare module 'fastify' {
     dicomweb: DicomwebServices;
     /** Users, albums, tokens and the audit trail. */
     identity: IdentityModule;
+    destructionScheduler: DestructionScheduler;
     /** Every route with its access rule, as registered (for the authorization matrix and diagnostics). */
     routeTable: readonly RegisteredRoute[];
   }
@@ -117,6 +119,8 @@ export async function buildServer(config: ServerConfig, log: Logger, options: { 
   // Identity, access control and the audit trail come first: every route registered after declares its access rule.
   const identityConfig = loadIdentityConfig(options.env ?? process.env);
   const signer = loadOrCreateSigner(auditPaths(config.dataDir, identityConfig.auditKeyFile, config.databaseUrl).keyFile);
+  const destroy = (request: DestructionRequest): Promise<DestructionCertificate> =>
+    destroyAlbum({ identity: identity.identity, audit: identity.audit, index: storage.index, blobs: storage.blobs, signer, dataDir: config.dataDir }, request);
   const identity: IdentityModule = await attachIdentity(app, {
     dataDir: config.dataDir,
     databaseUrl: config.databaseUrl,
@@ -125,11 +129,20 @@ export async function buildServer(config: ServerConfig, log: Logger, options: { 
     ssoClient: identityConfig.ssoClient,
     seriesExists: async (study, series) => (await storage.index.instances({ study, series })).length > 0,
     modalitiesOf: seriesModalities(storage.index),
-    destroyAlbum: (request) =>
-      destroyAlbum({ identity: identity.identity, audit: identity.audit, index: storage.index, blobs: storage.blobs, signer, dataDir: config.dataDir }, request),
+    destroyAlbum: destroy,
   });
-  app.addHook('onClose', async () => identity.close());
+  // At the end of the ethics approval (the album's destruction date) the server destroys the album by itself.
+  const destructionScheduler = startDestructionScheduler({
+    identity: identity.identity,
+    destroy,
+    log: log.child({ component: 'destruction' }),
+  });
+  app.addHook('onClose', async () => {
+    await destructionScheduler.stop();
+    await identity.close();
+  });
   app.decorate('identity', identity);
+  app.decorate('destructionScheduler', destructionScheduler);
 
   app.get('/healthz', publicRoute, async () => ({ status: 'ok', name: 'paradim-server', version: serverVersion }));
   app.get('/readyz', publicRoute, async (_request, reply) => {

@@ -80,7 +80,7 @@ CREATE INDEX IF NOT EXISTS tokens_by_user ON tokens (user_id);
 CREATE INDEX IF NOT EXISTS tokens_by_album ON tokens (album_id);
 CREATE TABLE IF NOT EXISTS albums (
   id TEXT PRIMARY KEY, name TEXT NOT NULL, description TEXT, ethics_protocol TEXT, approval_expiry TEXT,
-  destruction_date TEXT, created_at TEXT NOT NULL, destroyed_at TEXT);
+  destruction_date TEXT, created_at TEXT NOT NULL, destroyed_at TEXT, destruction_claimed_at TEXT);
 CREATE TABLE IF NOT EXISTS album_members (
   album_id TEXT NOT NULL REFERENCES albums(id), user_id TEXT NOT NULL REFERENCES users(id), is_admin INTEGER NOT NULL,
   flags TEXT NOT NULL, added_at TEXT NOT NULL, PRIMARY KEY (album_id, user_id));
@@ -180,7 +180,17 @@ export class IdentityStore {
       mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
       db = new SqliteDb(file);
     }
-    await db.transaction((tx) => tx.exec(schema(db.dialect)), { lock: schemaLock });
+    await db.transaction(
+      async (tx) => {
+        await tx.exec(schema(db.dialect));
+        // Folders created before scheduled destruction existed get its column.
+        const columns = db.dialect === 'postgres'
+          ? await tx.all("SELECT column_name AS name FROM information_schema.columns WHERE table_name = 'albums'")
+          : await tx.all('PRAGMA table_info(albums)');
+        if (!columns.some((column) => column.name === 'destruction_claimed_at')) await tx.exec('ALTER TABLE albums ADD COLUMN destruction_claimed_at TEXT');
+      },
+      { lock: schemaLock },
+    );
     return new IdentityStore(db);
   }
 
@@ -370,6 +380,30 @@ export class IdentityStore {
       id,
     ]);
     return this.getAlbum(id);
+  }
+
+  /** Albums whose destruction date has come (the day has started, UTC) and that are not destroyed yet. */
+  async albumsDueForDestruction(now: Date = new Date()): Promise<Album[]> {
+    const today = now.toISOString().slice(0, 10);
+    const rows = await this.#db.all(
+      'SELECT * FROM albums WHERE destroyed_at IS NULL AND destruction_date IS NOT NULL AND substr(destruction_date, 1, 10) <= ? ORDER BY destruction_date',
+      [today],
+    );
+    return rows.map(albumFromRow);
+  }
+
+  /**
+   * Claims an album for destruction so that one replica does it; a claim older than `staleAfterMs` (a replica that
+   * died mid-way) can be taken over, and destruction is idempotent.
+   */
+  async claimDestruction(id: string, now: Date = new Date(), staleAfterMs = 3_600_000): Promise<boolean> {
+    const stale = new Date(now.getTime() - staleAfterMs).toISOString();
+    return (
+      (await this.#db.run(
+        'UPDATE albums SET destruction_claimed_at = ? WHERE id = ? AND destroyed_at IS NULL AND (destruction_claimed_at IS NULL OR destruction_claimed_at < ?)',
+        [now.toISOString(), id, stale],
+      )) === 1
+    );
   }
 
   async markAlbumDestroyed(id: string, at: Date = new Date()): Promise<void> {

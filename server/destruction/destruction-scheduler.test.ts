@@ -1,0 +1,32 @@
+import { describe, expect, it } from 'vitest';
+import { testServer } from '../test-support/dicomweb-helpers.js';
+import { stowAs } from '../test-support/identity-app.js';
+import { newUid, syntheticInstance } from '../test-support/synthetic-dicom.js';
+import { scheduledDestructionActor } from './destruction-scheduler.js';
+
+describe('destruction at the end of the ethics approval', () => {
+  it('destroys albums whose destruction date has come, once, and leaves the others', async () => {
+    const { app, token } = await testServer();
+    const store = app.identity.identity;
+    const steward = await store.ensureLocalUser('steward');
+    const due = await store.createAlbum({ name: 'Ended', destructionDate: '2020-01-31', adminUserId: steward.id });
+    const future = await store.createAlbum({ name: 'Running', destructionDate: '2999-12-31', adminUserId: steward.id });
+    const study = newUid();
+    const seriesDue = newUid();
+    const seriesKept = newUid();
+    expect((await stowAs(app, `/albums/${due.id}/dicomweb/studies`, token, [syntheticInstance({ study, series: seriesDue, sop: newUid(), patientID: 'P' })])).statusCode).toBe(200);
+    expect((await stowAs(app, `/albums/${future.id}/dicomweb/studies`, token, [syntheticInstance({ study, series: seriesKept, sop: newUid(), patientID: 'P' })])).statusCode).toBe(200);
+
+    const [certificateId, ...others] = await app.destructionScheduler.runOnce();
+    expect(certificateId).toBeDefined();
+    expect(others).toEqual([]);
+    expect(await app.destructionScheduler.runOnce()).toEqual([]);
+    expect((await store.getAlbum(due.id))?.destroyedAt).not.toBeNull();
+    expect((await store.getAlbum(future.id))?.destroyedAt).toBeNull();
+    expect(await app.dicomweb.index.instances({ study, series: seriesDue })).toEqual([]);
+    expect(await app.dicomweb.index.instances({ study, series: seriesKept })).toHaveLength(1);
+    const [entry] = await app.identity.audit.query({ action: 'destruction.certify' });
+    expect(entry).toMatchObject({ actorId: scheduledDestructionActor, albumId: due.id, outcome: 'success' });
+    await app.close();
+  });
+});
