@@ -1,5 +1,6 @@
 import { userInfo } from 'node:os';
-import { mkdir, readFile } from 'node:fs/promises';
+import { spawnSync } from 'node:child_process';
+import { mkdir, readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -125,6 +126,13 @@ describe.skipIf(!chromium.ok || !openssl.ok || !haveCorpus.ok)('accounts, albums
     expect(gone.status).toBe(401);
     await page.getByRole('button', { name: 'Back to albums' }).click();
     await page.getByText('You are not a member of any album yet.').waitFor();
+    // No image bytes remain in the server's storage, the certificate is on file, and the audit chain still verifies.
+    const blobs = (await readdir(join(workstation.serverDataDir, 'blobs'), { recursive: true })).filter((name) => /[0-9a-f]{32}$/.test(String(name)));
+    expect(blobs).toEqual([]);
+    expect(await readdir(join(workstation.serverDataDir, 'certificates'))).toHaveLength(1);
+    const verify = spawnSync(process.execPath, [join(repoRoot, 'app', 'server', 'cli.cjs'), 'audit', 'verify', '--data', workstation.serverDataDir], { encoding: 'utf8' });
+    expect(verify.status, verify.stderr).toBe(0);
+    expect(verify.stdout).toMatch(/^Audit trail intact/);
   });
 
   it('signs in with the hospital account through msal-node, and the server accepts the token', async () => {

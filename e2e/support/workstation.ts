@@ -11,6 +11,8 @@ export interface RunningWorkstation {
   readonly origin: string;
   readonly serverUrl: string;
   readonly output: () => string;
+  /** The embedded companion server's data folder (index, blobs, audit trail). */
+  readonly serverDataDir: string;
   stop(): Promise<void>;
 }
 
@@ -51,6 +53,7 @@ export async function startWorkstation(options: { env?: Record<string, string> }
     origin: new URL(url).origin,
     serverUrl,
     output: () => output,
+    serverDataDir: join(userData, 'companion-server'),
     stop: async () => {
       if (child.exitCode === null) {
         const exited = new Promise((resolve) => child.once('exit', resolve));
