@@ -16,7 +16,7 @@ import { writeFileAtomic } from './services/atomic-write.js';
  * is installed, otherwise the browser shell, whose address is printed.
  */
 const appDir = join(__dirname, '..');
-const log = createLogger({ name: 'launcher' });
+const log = createLogger({ name: 'launcher', level: process.env.PARADIM_LOG_LEVEL ?? 'warn' });
 
 function electronBinary(): string | null {
   try {
@@ -28,7 +28,9 @@ function electronBinary(): string | null {
 }
 
 function startEmbeddedServer(dataDir: string): Promise<{ child: ChildProcess; url: string }> {
-  const child = fork(join(appDir, 'server', 'cli.cjs'), ['serve', '--port', process.env.PARADIM_SERVER_PORT ?? '0', '--data', dataDir], {
+  // The embedded server logs warnings and errors only, unless PARADIM_LOG_LEVEL asks for more.
+  const logLevel = process.env.PARADIM_LOG_LEVEL ?? 'warn';
+  const child = fork(join(appDir, 'server', 'cli.cjs'), ['serve', '--port', process.env.PARADIM_SERVER_PORT ?? '0', '--data', dataDir, '--log-level', logLevel], {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   return new Promise((resolve, reject) => {

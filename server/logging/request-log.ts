@@ -17,6 +17,8 @@ export class RequestLog extends LogController {
       ms: Math.round(reply.elapsedTime * 10) / 10,
     };
     if (error != null) request.log.warn({ ...line, err: error }, 'request failed');
+    // Health probes (every few seconds from the workstation and load balancers) only at debug level.
+    else if (request.routeOptions.url === '/healthz' || request.routeOptions.url === '/readyz') request.log.debug(line, 'request');
     else request.log.info(line, 'request');
   }
 
