@@ -67,6 +67,14 @@ describe.skipIf(!chromium.ok || !haveCorpus.ok)('import and de-identify (browser
     await page.screenshot({ path: join(shots, 'import-preview.png'), fullPage: true });
   });
 
+  it('says what is wrong with a project profile file, and where', async () => {
+    await page.getByRole('radio', { name: /^Project profile file/ }).check();
+    await page.getByLabel('Profile file', { exact: true }).fill(join(work, 'missing-profile.yaml'));
+    await page.getByRole('button', { name: 'Preview a sample' }).click();
+    await page.getByRole('alert').getByText(`The de-identification profile is not valid. — ${join(work, 'missing-profile.yaml')}: cannot be read`).waitFor();
+    await page.getByRole('radio', { name: /^Longitudinal research —/ }).check();
+  });
+
   it('de-identifies with progress and ends with a summary that gives each reason', async () => {
     await page.getByLabel('Write de-identified files to').fill(join(work, 'OUT'));
     await page.getByRole('button', { name: 'De-identify' }).click();

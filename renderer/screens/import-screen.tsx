@@ -1,7 +1,7 @@
 import { useEffect, useState, type FormEvent } from 'react';
 import { AppError } from '../../shared/errors/app-error.js';
 import { isErrorCode } from '../../shared/errors/error-table.js';
-import type { ImportPreview, ImportProfile, ImportScan, ImportSummary, TaskProgress } from '../../shared/ipc/contract.js';
+import type { ImportPreview, ImportProfile, ImportProfileRef, ImportScan, ImportSummary, TaskProgress } from '../../shared/ipc/contract.js';
 import type { ParadimClient } from '../ipc/client.js';
 import { useErrorMessage } from '../use-error-message.js';
 import { ErrorText } from './error-text.js';
@@ -10,6 +10,17 @@ type Step = 'source' | 'review' | 'running' | 'summary';
 
 function megabytes(bytes: number): string {
   return `${(bytes / 1_048_576).toFixed(1)} MB`;
+}
+
+/** ` · 42.0 MB/s · about 1 min left`, from the progress so far. */
+function rateAndEta(progress: TaskProgress, startedAt: number | null): string {
+  if (startedAt === null || progress.done === 0) return '';
+  const seconds = Math.max((Date.now() - startedAt) / 1000, 0.001);
+  const rate = progress.bytesDone / 1_048_576 / seconds;
+  if (progress.total === null || progress.total <= progress.done) return ` · ${rate.toFixed(1)} MB/s`;
+  const left = ((progress.total - progress.done) * seconds) / progress.done;
+  const eta = left < 60 ? `${Math.ceil(left)} s` : `${Math.ceil(left / 60)} min`;
+  return ` · ${rate.toFixed(1)} MB/s · about ${eta} left`;
 }
 
 /**
@@ -21,7 +32,10 @@ export function ImportScreen({ client }: { readonly client: ParadimClient }): Re
   const [folder, setFolder] = useState('');
   const [scan, setScan] = useState<ImportScan | null>(null);
   const [profiles, setProfiles] = useState<ImportProfile[]>([]);
-  const [profileId, setProfileId] = useState<ImportProfile['id']>('basic');
+  const [profileId, setProfileId] = useState<ImportProfile['id'] | 'file'>('basic');
+  const [profileFile, setProfileFile] = useState('');
+  const [startedAt, setStartedAt] = useState<number | null>(null);
+  const profileRef = (): ImportProfileRef => (profileId === 'file' ? { file: profileFile } : { builtin: profileId });
   const [preview, setPreview] = useState<ImportPreview | null>(null);
   const [output, setOutput] = useState('');
   const [progress, setProgress] = useState<TaskProgress | null>(null);
@@ -67,7 +81,7 @@ export function ImportScreen({ client }: { readonly client: ParadimClient }): Re
   const runPreview = (): void => {
     if (scan?.sampleFile == null) return;
     clear();
-    client.call('import.preview', { folder: scan.folder, file: scan.sampleFile, profile: { builtin: profileId } }).then(setPreview, report);
+    client.call('import.preview', { folder: scan.folder, file: scan.sampleFile, profile: profileRef() }).then(setPreview, report);
   };
 
   const start = (): void => {
@@ -75,8 +89,9 @@ export function ImportScreen({ client }: { readonly client: ParadimClient }): Re
     clear();
     setSummary(null);
     setProgress(null);
-    client.call('import.start', { folder: scan.folder, output, profile: { builtin: profileId } }).then(({ taskId: id }) => {
+    client.call('import.start', { folder: scan.folder, output, profile: profileRef() }).then(({ taskId: id }) => {
       setTaskId(id);
+      setStartedAt(Date.now());
       setStep('running');
     }, report);
   };
@@ -173,6 +188,15 @@ export function ImportScreen({ client }: { readonly client: ParadimClient }): Re
                 </span>
               </label>
             ))}
+            <label className="inline">
+              <input type="radio" name="profile" checked={profileId === 'file'} onChange={() => (setProfileId('file'), setPreview(null))} />
+              <span>
+                <strong>Project profile file</strong> — a JSON or YAML profile agreed with the ethics board
+              </span>
+            </label>
+            {profileId === 'file' && (
+              <input aria-label="Profile file" value={profileFile} onChange={(event) => setProfileFile(event.target.value)} placeholder="/path/to/project-profile.yaml" />
+            )}
           </fieldset>
           <div className="row">
             <button type="button" onClick={runPreview} disabled={scan.sampleFile === null}>
@@ -226,6 +250,7 @@ export function ImportScreen({ client }: { readonly client: ParadimClient }): Re
               <progress max={progress.total ?? 1} value={progress.done} />
               <p className="muted" role="status">
                 {progress.done} / {progress.total ?? '?'} files · {megabytes(progress.bytesDone)}
+                {rateAndEta(progress, startedAt)}
               </p>
             </>
           )}
