@@ -1,4 +1,4 @@
-import { copyFile, mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
@@ -85,5 +85,22 @@ describe.skipIf(!chromium.ok || !haveCorpus.ok)('import and de-identify (browser
     expect(text).toMatch(/Failed\s+2/);
     expect(await page.getByRole('row').filter({ hasText: 'BROKEN' }).innerText()).toMatch(/failed/);
     await page.screenshot({ path: join(shots, 'import-summary.png'), fullPage: true });
+  });
+
+  it('exports the re-identification map, sealed with the steward\'s passphrase', async () => {
+    await page.getByText('Export the re-identification map').click();
+    await page.getByLabel('Passphrase (12 characters or more)').fill('short');
+    await page.getByRole('button', { name: 'Export' }).click();
+    await page.getByRole('alert').getByText('passphrase: use at least 12 characters', { exact: false }).waitFor();
+    await page.getByLabel('Passphrase (12 characters or more)').fill('correct horse battery');
+    await page.getByRole('button', { name: 'Export' }).click();
+    await page.getByText(/^Exported the map of 1 patient\(s\)/).waitFor();
+    const sealed = await readFile(join(work, 'OUT-reid-map.sealed'));
+    expect(sealed.subarray(0, 5).toString()).toBe('PDRM1');
+    // Neither the patient's name nor ID (as the scan showed them) is readable in the file.
+    const [name, id] = (await page.getByRole('region', { name: 'What was found' }).getByRole('cell').first().innerText()).split(' · ');
+    expect(name?.length).toBeGreaterThan(3);
+    expect(sealed.includes(Buffer.from(name ?? ''))).toBe(false);
+    expect(sealed.includes(Buffer.from(id ?? ''))).toBe(false);
   });
 });

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import type { EventName } from '../../shared/ipc/contract.js';
+import { passphraseSealer, readReidMap } from '../deid/reid-map.js';
 import { corpusDir, hasCorpus } from '../deid/test-support.js';
 import { openKeyFileVault } from '../services/secret-vault.js';
 import { ImportService } from './import-service.js';
@@ -48,7 +49,7 @@ describe.skipIf(!haveCorpus)('workstation import (dcmqi 3-slice CT from the corp
     await expect(imports.preview(folder, '../../etc/passwd', { builtin: 'basic' })).rejects.toMatchObject({ code: 'INVALID_INPUT' });
   });
 
-  it('de-identifies the batch, reports beside the output and seals the re-identification map', async () => {
+  it('de-identifies the batch, reports beside the output, seals the re-identification map and exports it for the steward', async () => {
     const { imports, events, userData } = await service();
     const output = join(userData, 'out');
     await expect(imports.start(folder, join(folder, 'inside'), { builtin: 'basic' })).rejects.toMatchObject({ code: 'INVALID_INPUT' });
@@ -65,5 +66,14 @@ describe.skipIf(!haveCorpus)('workstation import (dcmqi 3-slice CT from the corp
     expect(finished).toMatchObject({ filesTotal: 3, cancelled: false, counts: { deidentified: 3 }, reportsDir: `${output}-reports` });
     expect((await readdir(join(userData, 'deid', 'maps'))).length).toBe(1);
     expect(() => imports.cancel('import-none')).toThrow(expect.objectContaining({ code: 'NOT_FOUND' }));
+
+    // The steward exports the map, sealed with a passphrase, in the CLI's format.
+    const exported = join(userData, 'project.reid-map');
+    expect(await imports.exportMap({ builtin: 'longitudinal' }, exported, 'correct horse battery')).toEqual({ patients: 1 });
+    const map = await readReidMap(exported, passphraseSealer('correct horse battery'));
+    const scanned = await imports.scan(folder);
+    expect(Object.values(map.patients)[0]?.patientId).toBe(scanned.patients[0]?.patientId);
+    await expect(readReidMap(exported, passphraseSealer('wrong passphrase!'))).rejects.toMatchObject({ code: 'DEID_MAP_LOCKED' });
+    await expect(imports.exportMap({ builtin: 'research' }, exported, 'correct horse battery')).rejects.toMatchObject({ code: 'NOT_FOUND' });
   });
 });

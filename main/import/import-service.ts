@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { isAbsolute, join, relative, resolve } from 'node:path';
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { inflateRawSync } from 'node:zlib';
 import type { Logger } from 'pino';
@@ -17,7 +18,8 @@ import { runBatch } from '../deid/batch.js';
 import { createDeidEngine } from '../deid/engine-factory.js';
 import { loadOrCreateKey } from '../deid/key-file.js';
 import { nodeDeidCrypto } from '../deid/node-crypto.js';
-import type { MapSealer } from '../deid/reid-map.js';
+import { passphraseSealer, readReidMap, type MapSealer } from '../deid/reid-map.js';
+import { writeFileAtomic } from '../services/atomic-write.js';
 import type { SecretVault } from '../services/secret-vault.js';
 import type { EmitEvent } from '../services/workstation-services.js';
 import { scanFolder } from './scan.js';
@@ -219,6 +221,21 @@ export class ImportService {
       })
       .finally(() => this.#tasks.delete(taskId));
     return { taskId };
+  }
+
+  /**
+   * The steward's export of a project's re-identification map: re-sealed with a passphrase of their choice in the
+   * format `paradim-deid export-map` opens, written atomically with user-only permissions. Never leaves the machine
+   * by itself.
+   */
+  async exportMap(ref: ImportProfileRef, destination: string, passphrase: string): Promise<{ patients: number }> {
+    const { keyName } = await this.#profile(ref);
+    const path = join(this.options.userDataDir, 'deid', 'maps', `${keyName}.map`);
+    if (!existsSync(path)) throw new AppError('NOT_FOUND', [{ path: 'profile', issue: 'nothing has been de-identified with this profile on this workstation yet' }]);
+    const map = await readReidMap(path, this.#sealer());
+    await writeFileAtomic(resolve(destination), await passphraseSealer(passphrase).seal(JSON.stringify(map)), 0o600);
+    this.options.log.info({ patients: Object.keys(map.patients).length }, 're-identification map exported by the steward');
+    return { patients: Object.keys(map.patients).length };
   }
 
   cancel(taskId: string): void {

@@ -42,6 +42,7 @@ function handlers(overrides: Partial<Handlers> = {}): Handlers {
     },
     'import.start': async () => ({ taskId: 't' }),
     'import.cancel': async () => ({}),
+    'import.exportMap': async () => ({ patients: 0 }),
     'tokens.list': async () => [],
     'tokens.create': async () => {
       throw new AppError('FORBIDDEN');

@@ -123,6 +123,7 @@ export async function createWorkstationServices(options: WorkstationServicesOpti
     'import.preview': ({ folder, file, profile }) => imports.preview(folder, file, profile),
     'import.start': ({ folder, output, profile }) => imports.start(folder, output, profile),
     'import.cancel': async ({ taskId }) => (imports.cancel(taskId), {}),
+    'import.exportMap': ({ profile, destination, passphrase }) => imports.exportMap(profile, destination, passphrase),
     'tokens.list': () => call(z.array(tokenSchema), 'GET', '/api/tokens'),
     'tokens.create': (input) => call(z.object({ token: tokenSchema, secret: z.string() }), 'POST', '/api/tokens', input),
     'tokens.revoke': ({ tokenId }) => call(noContent, 'DELETE', `/api/tokens/${tokenId}`),

@@ -302,11 +302,43 @@ export function ImportScreen({ client }: { readonly client: ParadimClient }): Re
             </table>
           )}
           <p className="muted">The de-identified studies are ready to be pushed to an album.</p>
+          <MapExport client={client} profile={profileRef()} defaultPath={`${summary.output}-reid-map.sealed`} />
           <button type="button" onClick={() => setStep('review')}>
             Back
           </button>
         </section>
       )}
     </div>
+  );
+}
+
+/** The steward's export of the re-identification map: sealed with their passphrase, written where they say. */
+function MapExport(props: { readonly client: ParadimClient; readonly profile: ImportProfileRef; readonly defaultPath: string }): React.JSX.Element {
+  const [destination, setDestination] = useState(props.defaultPath);
+  const [passphrase, setPassphrase] = useState('');
+  const [done, setDone] = useState<string | null>(null);
+  const [error, report, clear] = useErrorMessage();
+  const submit = (event: FormEvent): void => {
+    event.preventDefault();
+    clear();
+    setDone(null);
+    props.client.call('import.exportMap', { profile: props.profile, destination, passphrase }).then(({ patients }) => {
+      setPassphrase('');
+      setDone(`Exported the map of ${patients} patient(s) to ${destination}. Keep it with the passphrase, apart from the data.`);
+    }, report);
+  };
+  return (
+    <details>
+      <summary>Export the re-identification map</summary>
+      <form onSubmit={submit} noValidate>
+        <label htmlFor="map-destination">Write it to</label>
+        <input id="map-destination" value={destination} onChange={(event) => setDestination(event.target.value)} />
+        <label htmlFor="map-passphrase">Passphrase (12 characters or more)</label>
+        <input id="map-passphrase" type="password" autoComplete="new-password" value={passphrase} onChange={(event) => setPassphrase(event.target.value)} />
+        <ErrorText error={error} />
+        {done !== null && <p className="field-ok">{done}</p>}
+        <button type="submit">Export</button>
+      </form>
+    </details>
   );
 }

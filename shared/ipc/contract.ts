@@ -251,6 +251,14 @@ export const channels = {
     output: z.strictObject({ taskId: z.string() }),
   },
   'import.cancel': { input: z.strictObject({ taskId: z.string().max(64) }), output: empty },
+  'import.exportMap': {
+    input: z.strictObject({
+      profile: importProfileRefSchema,
+      destination: localPath,
+      passphrase: z.string().min(12, 'use at least 12 characters').max(1024),
+    }),
+    output: z.strictObject({ patients: z.number().int().nonnegative() }),
+  },
   'tokens.list': { input: empty, output: z.array(tokenSchema) },
   'tokens.create': {
     input: z.strictObject({
