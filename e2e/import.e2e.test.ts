@@ -38,6 +38,12 @@ describe.skipIf(!chromium.ok || !haveCorpus.ok)('import and de-identify (browser
     browser = await launchChromium();
     page = await browser.context.newPage();
     await page.goto(workstation.url);
+    // The album the steward will push to (the embedded server signed this user in on first start).
+    await page.getByRole('button', { name: 'Sign out' }).waitFor({ timeout: 20_000 });
+    await page.getByRole('button', { name: 'Albums', exact: true }).click();
+    await page.getByLabel('Name').fill('Imported CTs');
+    await page.getByRole('button', { name: 'Create album' }).click();
+    await page.getByRole('row', { name: /Imported CTs/ }).waitFor();
     await page.getByRole('button', { name: 'Import', exact: true }).click();
   });
 
@@ -102,5 +108,16 @@ describe.skipIf(!chromium.ok || !haveCorpus.ok)('import and de-identify (browser
     expect(name?.length).toBeGreaterThan(3);
     expect(sealed.includes(Buffer.from(name ?? ''))).toBe(false);
     expect(sealed.includes(Buffer.from(id ?? ''))).toBe(false);
+  });
+
+  it('pushes the de-identified studies to an album', async () => {
+    await page.getByLabel('Album').selectOption({ label: 'Imported CTs' });
+    await page.getByRole('button', { name: 'Push' }).click();
+    await page.getByTestId('push-result').getByText('3 instance(s) added to the album').waitFor({ timeout: 30_000 });
+    await page.getByRole('button', { name: 'Albums', exact: true }).click();
+    const row = page.getByRole('row', { name: /Imported CTs/ });
+    await row.getByText('CT', { exact: true }).waitFor();
+    expect(await row.innerText()).toMatch(/Imported CTs\s+1\s+1\s+CT/);
+    await page.screenshot({ path: join(shots, 'import-pushed-album.png'), fullPage: true });
   });
 });

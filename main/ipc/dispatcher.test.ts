@@ -43,6 +43,7 @@ function handlers(overrides: Partial<Handlers> = {}): Handlers {
     'import.start': async () => ({ taskId: 't' }),
     'import.cancel': async () => ({}),
     'import.exportMap': async () => ({ patients: 0 }),
+    'import.push': async () => ({ stored: 0, failed: [] }),
     'tokens.list': async () => [],
     'tokens.create': async () => {
       throw new AppError('FORBIDDEN');

@@ -6,6 +6,8 @@ import { appVersion, productName } from '../version.js';
 import type { SecretVault } from './secret-vault.js';
 import { availableParallelism } from 'node:os';
 import { ImportService } from '../import/import-service.js';
+import { pushFolder } from '../import/push.js';
+import { AppError } from '../../shared/errors/app-error.js';
 import { CompanionApi } from './companion-api.js';
 import { ServerMonitor } from './server-monitor.js';
 import { consumeBootstrapToken } from './session-bootstrap.js';
@@ -123,6 +125,11 @@ export async function createWorkstationServices(options: WorkstationServicesOpti
     'import.preview': ({ folder, file, profile }) => imports.preview(folder, file, profile),
     'import.start': ({ folder, output, profile }) => imports.start(folder, output, profile),
     'import.cancel': async ({ taskId }) => (imports.cancel(taskId), {}),
+    'import.push': async ({ folder, albumId }) => {
+      const base = serverUrlOf(settings.get().serverUrl);
+      if (base === null) throw new AppError('SERVER_UNREACHABLE', [{ path: 'serverUrl', issue: 'no companion server is configured' }]);
+      return pushFolder({ folder, albumUrl: `${base.replace(/\/$/, '')}/albums/${albumId}/dicomweb`, bearer: () => session.bearer(), emit });
+    },
     'import.exportMap': ({ profile, destination, passphrase }) => imports.exportMap(profile, destination, passphrase),
     'tokens.list': () => call(z.array(tokenSchema), 'GET', '/api/tokens'),
     'tokens.create': (input) => call(z.object({ token: tokenSchema, secret: z.string() }), 'POST', '/api/tokens', input),

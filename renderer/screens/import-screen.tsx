@@ -1,7 +1,7 @@
 import { useEffect, useState, type FormEvent } from 'react';
 import { AppError } from '../../shared/errors/app-error.js';
 import { isErrorCode } from '../../shared/errors/error-table.js';
-import type { ImportPreview, ImportProfile, ImportProfileRef, ImportScan, ImportSummary, TaskProgress } from '../../shared/ipc/contract.js';
+import type { AlbumSummary, ImportPreview, ImportProfile, ImportProfileRef, ImportScan, ImportSummary, TaskProgress } from '../../shared/ipc/contract.js';
 import type { ParadimClient } from '../ipc/client.js';
 import { useErrorMessage } from '../use-error-message.js';
 import { ErrorText } from './error-text.js';
@@ -301,7 +301,7 @@ export function ImportScreen({ client }: { readonly client: ParadimClient }): Re
               </tbody>
             </table>
           )}
-          <p className="muted">The de-identified studies are ready to be pushed to an album.</p>
+          <PushToAlbum client={client} folder={summary.output} />
           <MapExport client={client} profile={profileRef()} defaultPath={`${summary.output}-reid-map.sealed`} />
           <button type="button" onClick={() => setStep('review')}>
             Back
@@ -340,5 +340,56 @@ function MapExport(props: { readonly client: ParadimClient; readonly profile: Im
         <button type="submit">Export</button>
       </form>
     </details>
+  );
+}
+
+/** Sends the de-identified output to an album of the companion server (its album-scoped DICOMweb root). */
+function PushToAlbum({ client, folder }: { readonly client: ParadimClient; readonly folder: string }): React.JSX.Element {
+  const [albums, setAlbums] = useState<AlbumSummary[] | null>(null);
+  const [albumId, setAlbumId] = useState('');
+  const [busy, setBusy] = useState(false);
+  const [result, setResult] = useState<{ stored: number; failed: ReadonlyArray<{ file: string; reason: string }> } | null>(null);
+  const [error, report, clear] = useErrorMessage();
+  useEffect(() => {
+    client.call('albums.list', {}).then((list) => {
+      setAlbums(list);
+      setAlbumId(list[0]?.id ?? '');
+    }, report);
+  }, [client, report]);
+  const push = (): void => {
+    clear();
+    setBusy(true);
+    setResult(null);
+    client
+      .call('import.push', { folder, albumId })
+      .then(setResult, report)
+      .finally(() => setBusy(false));
+  };
+  return (
+    <div className="push">
+      <h3>Push to an album</h3>
+      {albums !== null && albums.length === 0 && <p className="muted">You are not a member of any album yet.</p>}
+      {albums !== null && albums.length > 0 && (
+        <div className="row">
+          <select aria-label="Album" value={albumId} onChange={(event) => setAlbumId(event.target.value)}>
+            {albums.map((album) => (
+              <option key={album.id} value={album.id}>
+                {album.name}
+              </option>
+            ))}
+          </select>
+          <button type="button" onClick={push} disabled={busy || albumId === ''}>
+            {busy ? 'Pushing…' : 'Push'}
+          </button>
+        </div>
+      )}
+      <ErrorText error={error} />
+      {result !== null && (
+        <p className={result.failed.length === 0 ? 'field-ok' : 'field-error'} role="status" data-testid="push-result">
+          {result.stored} instance(s) added to the album
+          {result.failed.length > 0 && `; ${result.failed.length} refused: ${result.failed.map((f) => `${f.file} (${f.reason})`).join('; ')}`}
+        </p>
+      )}
+    </div>
   );
 }

@@ -251,6 +251,10 @@ export const channels = {
     output: z.strictObject({ taskId: z.string() }),
   },
   'import.cancel': { input: z.strictObject({ taskId: z.string().max(64) }), output: empty },
+  'import.push': {
+    input: z.strictObject({ folder: localPath, albumId: uuid }),
+    output: z.strictObject({ stored: z.number().int().nonnegative(), failed: z.array(z.object({ file: z.string(), reason: z.string() })) }),
+  },
   'import.exportMap': {
     input: z.strictObject({
       profile: importProfileRefSchema,
