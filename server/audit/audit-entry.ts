@@ -68,25 +68,39 @@ export interface AuditRecord extends z.output<typeof auditEventSchema> {
 
 export const genesisHash = '0'.repeat(64);
 
-/** The canonical bytes that are hashed: a fixed field order, so the chain never depends on object key order. */
+/**
+ * The hashed fields of an entry, in their fixed order, with their column names: the chain never depends on object
+ * key order, and storage writes exactly what is hashed.
+ */
+export const auditFields = [
+  ['seq', 'seq'],
+  ['time', 'time'],
+  ['action', 'action'],
+  ['outcome', 'outcome'],
+  ['actorId', 'actor_id'],
+  ['tokenId', 'token_id'],
+  ['albumId', 'album_id'],
+  ['studyInstanceUID', 'study_uid'],
+  ['seriesInstanceUID', 'series_uid'],
+  ['sopInstanceUID', 'instance_uid'],
+  ['httpStatus', 'http_status'],
+  ['clientAddress', 'client_address'],
+  ['requestId', 'request_id'],
+  ['detail', 'detail'],
+  ['prevHash', 'prev_hash'],
+] as const satisfies ReadonlyArray<readonly [keyof Omit<AuditRecord, 'hash'>, string]>;
+
+/** The canonical bytes that are hashed. */
 export function canonicalAuditBytes(record: Omit<AuditRecord, 'hash'>): string {
-  return JSON.stringify([
-    record.seq,
-    record.time,
-    record.action,
-    record.outcome,
-    record.actorId,
-    record.tokenId,
-    record.albumId,
-    record.studyInstanceUID,
-    record.seriesInstanceUID,
-    record.sopInstanceUID,
-    record.httpStatus,
-    record.clientAddress,
-    record.requestId,
-    record.detail === null ? null : Object.entries(record.detail).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
-    record.prevHash,
-  ]);
+  return JSON.stringify(
+    auditFields.map(([field]) =>
+      field === 'detail'
+        ? record.detail === null
+          ? null
+          : Object.entries(record.detail).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+        : record[field],
+    ),
+  );
 }
 
 export function hashAuditRecord(record: Omit<AuditRecord, 'hash'>): string {

@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { AppError } from '../../shared/errors/app-error.js';
-import { auditEventSchema, genesisHash, hashAuditRecord, type AuditAction, type AuditEvent, type AuditOutcome, type AuditRecord } from './audit-entry.js';
+import { auditEventSchema, auditFields, genesisHash, hashAuditRecord, type AuditAction, type AuditEvent, type AuditOutcome, type AuditRecord } from './audit-entry.js';
 import { loadOrCreateSigner, writeFileDurably, type AuditSigner } from './audit-signer.js';
 import { PostgresDb, SqliteDb, type SqlDb } from '../db/sql-db.js';
 
@@ -147,8 +147,13 @@ interface Checkpoint {
   readonly signature: string;
 }
 
-const insertSql = `INSERT INTO audit_entries (seq, time, action, outcome, actor_id, token_id, album_id, study_uid, series_uid, instance_uid,
-  http_status, client_address, request_id, detail, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+const insertSql = `INSERT INTO audit_entries (${[...auditFields.map(([, column]) => column), 'hash'].join(', ')})
+  VALUES (${[...auditFields, 'hash'].map(() => '?').join(', ')})`;
+
+function insertParams(record: AuditRecord): unknown[] {
+  const values = auditFields.map(([field]) => (field === 'detail' ? (record.detail === null ? null : JSON.stringify(record.detail)) : record[field]));
+  return [...values, record.hash];
+}
 
 /**
  * The append-only, hash-chained audit trail. Appends are grouped into one durable transaction (group commit), so a
@@ -234,24 +239,7 @@ export class AuditLog {
             seq += 1;
             const base = { ...pending.event, seq, time: pending.time, prevHash };
             const record: AuditRecord = { ...base, hash: hashAuditRecord(base) };
-            await tx.run(insertSql, [
-              record.seq,
-              record.time,
-              record.action,
-              record.outcome,
-              record.actorId,
-              record.tokenId,
-              record.albumId,
-              record.studyInstanceUID,
-              record.seriesInstanceUID,
-              record.sopInstanceUID,
-              record.httpStatus,
-              record.clientAddress,
-              record.requestId,
-              record.detail === null ? null : JSON.stringify(record.detail),
-              record.prevHash,
-              record.hash,
-            ]);
+            await tx.run(insertSql, insertParams(record));
             written.push(record);
             prevHash = record.hash;
           }
