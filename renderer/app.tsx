@@ -23,7 +23,7 @@ export function App({ client }: { readonly client: ParadimClient }): React.JSX.E
   const [status, setStatus] = useState<ServerStatus | null>(null);
   const [screen, setScreen] = useState<Screen>('home');
   const [error, report] = useErrorMessage();
-  const session = useSession(client, report);
+  const { session, signInUrl } = useSession(client, report);
 
   useEffect(() => {
     const off = client.on('server.status', setStatus);
@@ -77,14 +77,14 @@ export function App({ client }: { readonly client: ParadimClient }): React.JSX.E
             </section>
             <div className="cards">
               <ServerStatusCard client={client} status={status} onStatus={setStatus} />
-              {session !== null && !signedIn && <SignInCard client={client} session={session} />}
+              {session !== null && !signedIn && <SignInCard client={client} session={session} signInUrl={signInUrl} />}
               <SettingsCard client={client} />
             </div>
           </>
         )}
         {/* De-identification is local: it needs no server and no sign-in. */}
         {screen === 'import' && <ImportScreen client={client} />}
-        {(screen === 'albums' || screen === 'tokens') && session !== null && !signedIn && <SignInCard client={client} session={session} />}
+        {(screen === 'albums' || screen === 'tokens') && session !== null && !signedIn && <SignInCard client={client} session={session} signInUrl={signInUrl} />}
         {screen === 'albums' && signedIn && <AlbumsScreen client={client} />}
         {screen === 'tokens' && signedIn && <TokensScreen client={client} />}
       </main>

@@ -4,7 +4,8 @@ import type { ParadimClient } from '../ipc/client.js';
 import { useErrorMessage } from '../use-error-message.js';
 import { ErrorText } from './error-text.js';
 
-export function SignInCard({ client, session }: { readonly client: ParadimClient; readonly session: Session }): React.JSX.Element {
+export function SignInCard(props: { readonly client: ParadimClient; readonly session: Session; readonly signInUrl: string | null }): React.JSX.Element {
+  const { client, session, signInUrl } = props;
   const [token, setToken] = useState('');
   const [busy, setBusy] = useState<'token' | 'sso' | null>(null);
   const [error, report, clear] = useErrorMessage();
@@ -35,6 +36,15 @@ export function SignInCard({ client, session }: { readonly client: ParadimClient
         <button type="button" onClick={withSso} disabled={busy !== null}>
           {busy === 'sso' ? 'Waiting for the sign-in page…' : 'Sign in with hospital account'}
         </button>
+      )}
+      {busy === 'sso' && signInUrl !== null && (
+        <p className="muted">
+          The sign-in page opens in a new tab. If it did not,{' '}
+          <a href={signInUrl} target="_blank" rel="noopener noreferrer">
+            open it here
+          </a>
+          .
+        </p>
       )}
       <form onSubmit={withToken} noValidate>
         <label htmlFor="access-token">Access token</label>
