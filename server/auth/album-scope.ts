@@ -2,7 +2,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import type { FastifyInstance } from 'fastify';
 import { AppError } from '../../shared/errors/app-error.js';
 import type { BlobStore } from '../storage/blob-store.js';
-import type { DicomIndex, InstanceRecord, QidoFilter, QidoQuery, QidoRow, Scope, StoreOutcome } from '../storage/dicom-index.js';
+import type { DicomIndex, InstanceRecord, QidoQuery, QidoRow, Scope, StoreOutcome } from '../storage/dicom-index.js';
 import type { AccessRule } from './access-control.js';
 import type { DicomwebRouteAction } from './dicomweb-access.js';
 import type { IdentityStore } from './identity-store.js';
@@ -90,39 +90,11 @@ export class AlbumScopedIndex implements DicomIndex {
     return (await this.#inner.metadata(scope)).filter((row) => keys.has(row.blobKey));
   }
 
+  /** The index answers for the album's series only: matching, paging and computed attributes all see the scope. */
   async query(query: QidoQuery): Promise<{ rows: QidoRow[]; more: boolean }> {
-    const allowed = await this.#allowed();
-    const studies = new Set([...allowed].map((key) => key.split('\u0000')[0]));
-    const modalityFilter = modalitiesAskedFor(query.filters);
-    const wanted = query.offset + query.limit;
-    const kept: QidoRow[] = [];
-    const page = 1000;
-    for (let offset = 0; ; offset += page) {
-      const { rows, more } = await this.#inner.query({ ...query, offset, limit: page });
-      for (const row of rows) {
-        const inAlbum = row.seriesUID === undefined ? studies.has(row.studyUID) : allowed.has(seriesKey(row.studyUID, row.seriesUID));
-        if (!inAlbum) continue;
-        const scoped = row.seriesUID === undefined ? await this.#studyCounts(row, allowed, modalityFilter) : row;
-        if (scoped !== null) kept.push(scoped);
-      }
-      if (!more || kept.length > wanted) break;
-    }
-    return { rows: kept.slice(query.offset, wanted), more: kept.length > wanted };
-  }
-
-  /** Study-level computed attributes counted over the album's series only; null when the album filter drops the study. */
-  async #studyCounts(row: QidoRow, allowed: Set<string>, modalityFilter: readonly string[]): Promise<QidoRow | null> {
-    const series = await this.#inner.query({ level: 'series', study: row.studyUID, filters: [], fuzzy: false, wantMetadata: false, limit: 10_000, offset: 0 });
-    const mine = series.rows.filter((s) => s.seriesUID !== undefined && allowed.has(seriesKey(row.studyUID, s.seriesUID)));
-    const modalities = [...new Set(mine.flatMap((s) => modalityOf(s.seriesAttrs)))].sort();
-    // The index matched ModalitiesInStudy over all series of the study; the album sees only its own.
-    if (modalityFilter.length > 0 && !modalities.some((m) => modalityFilter.includes(m.toUpperCase()))) return null;
-    return {
-      ...row,
-      numberOfStudyRelatedSeries: mine.length,
-      numberOfStudyRelatedInstances: mine.reduce((n, s) => n + (s.numberOfSeriesRelatedInstances ?? 0), 0),
-      modalitiesInStudy: modalities,
-    };
+    const series = (await this.#identity.listAlbumSeries(context().albumId)).map((s) => s.seriesInstanceUID);
+    if (series.length === 0) return { rows: [], more: false };
+    return this.#inner.query({ ...query, seriesScope: series });
   }
 
   unreferenced(keys: readonly string[]): Promise<string[]> {
@@ -153,18 +125,7 @@ export class AlbumScopedIndex implements DicomIndex {
   }
 }
 
-function modalitiesAskedFor(filters: readonly QidoFilter[]): string[] {
-  const filter = filters.find((f) => f.tag === '00080061');
-  if (filter === undefined) return [];
-  const values = filter.kind === 'list' ? filter.values : filter.kind === 'single' ? [filter.value] : [];
-  return values.map((value) => value.toUpperCase());
-}
 
-function modalityOf(seriesAttrs: string | undefined): string[] {
-  if (seriesAttrs === undefined) return [];
-  const parsed = JSON.parse(seriesAttrs) as Record<string, { Value?: unknown[] }>;
-  return (parsed['00080060']?.Value ?? []).filter((v): v is string => typeof v === 'string');
-}
 
 /** Blob view for album mounts: deleting from an album never deletes bytes. */
 export function albumScopedBlobs(inner: BlobStore): BlobStore {

@@ -94,6 +94,11 @@ export interface QidoQuery {
   wantMetadata: boolean;
   limit: number;
   offset: number;
+  /**
+   * Only these series are visible (an album's content): rows, matching and the computed attributes (counts,
+   * ModalitiesInStudy, SOPClassesInStudy) all see the scope only. Absent: the whole server.
+   */
+  seriesScope?: readonly string[] | undefined;
 }
 
 export interface QidoRow {

@@ -226,6 +226,18 @@ export function qidoSql(query: QidoQuery, dialect: Dialect): { sql: string; para
   const params: unknown[] = [];
   const where: string[] = [];
   const level = query.level;
+  // An album's view: the visible series are a CTE, so every clause below can refer to them once.
+  const scoped = query.seriesScope !== undefined;
+  const inScope = (column: string): string => (scoped ? ` AND ${column} IN (SELECT series_uid FROM scope)` : '');
+  const scopeCte = scoped ? `WITH scope(series_uid) AS (VALUES ${(query.seriesScope ?? []).map(() => '(CAST(? AS TEXT))').join(', ')}) ` : '';
+  const scopeParams = scoped ? [...(query.seriesScope ?? [])] : [];
+  if (scoped) {
+    where.push(
+      level === 'study'
+        ? 'EXISTS (SELECT 1 FROM series z WHERE z.study_uid = s.study_uid AND z.series_uid IN (SELECT series_uid FROM scope))'
+        : `${level === 'series' ? 'x' : 'i'}.series_uid IN (SELECT series_uid FROM scope)`,
+    );
+  }
   if (query.study !== undefined) {
     where.push(`${level === 'study' ? 's' : level === 'series' ? 'x' : 'i'}.study_uid = ?`);
     params.push(query.study);
@@ -242,10 +254,10 @@ export function qidoSql(query: QidoQuery, dialect: Dialect): { sql: string; para
       if (values.length === 0) continue;
       if (filter.kind === 'wildcard') {
         const w = dialect.wildcard('m.modality', filter.value);
-        where.push(`EXISTS (SELECT 1 FROM series m WHERE m.study_uid = s.study_uid AND ${w.sql})`);
+        where.push(`EXISTS (SELECT 1 FROM series m WHERE m.study_uid = s.study_uid AND ${w.sql}${inScope('m.series_uid')})`);
         params.push(w.param);
       } else {
-        where.push(`EXISTS (SELECT 1 FROM series m WHERE m.study_uid = s.study_uid AND m.modality IN (${values.map(() => '?').join(', ')}))`);
+        where.push(`EXISTS (SELECT 1 FROM series m WHERE m.study_uid = s.study_uid AND m.modality IN (${values.map(() => '?').join(', ')})${inScope('m.series_uid')})`);
         params.push(...values);
       }
       continue;
@@ -259,13 +271,13 @@ export function qidoSql(query: QidoQuery, dialect: Dialect): { sql: string; para
   let select: string;
   let from: string;
   let order: string;
-  const instCount = (col: string, alias: string): string => `(SELECT count(*) FROM instances c WHERE c.${col} = ${alias}.${col})`;
+  const instCount = (col: string, alias: string): string => `(SELECT count(*) FROM instances c WHERE c.${col} = ${alias}.${col}${inScope('c.series_uid')})`;
   if (level === 'study') {
     select = `s.study_uid, s.attrs AS study_attrs,
-      (SELECT count(*) FROM series c WHERE c.study_uid = s.study_uid) AS n_series,
+      (SELECT count(*) FROM series c WHERE c.study_uid = s.study_uid${inScope('c.series_uid')}) AS n_series,
       ${instCount('study_uid', 's')} AS n_instances,
-      (SELECT ${dialect.distinctList('c.modality')} FROM series c WHERE c.study_uid = s.study_uid) AS modalities,
-      (SELECT ${dialect.distinctList('c.sop_class_uid')} FROM instances c WHERE c.study_uid = s.study_uid) AS sop_classes`;
+      (SELECT ${dialect.distinctList('c.modality')} FROM series c WHERE c.study_uid = s.study_uid${inScope('c.series_uid')}) AS modalities,
+      (SELECT ${dialect.distinctList('c.sop_class_uid')} FROM instances c WHERE c.study_uid = s.study_uid${inScope('c.series_uid')}) AS sop_classes`;
     from = 'studies s';
     order = 'ORDER BY s.study_date, s.study_time, s.study_uid';
   } else if (level === 'series') {
@@ -279,7 +291,7 @@ export function qidoSql(query: QidoQuery, dialect: Dialect): { sql: string; para
   }
   const whereSql = where.length === 0 ? '' : `WHERE ${where.join(' AND ')}`;
   params.push(query.limit + 1, query.offset);
-  return { sql: `SELECT ${select} FROM ${from} ${whereSql} ${order} LIMIT ? OFFSET ?`, params };
+  return { sql: `${scopeCte}SELECT ${select} FROM ${from} ${whereSql} ${order} LIMIT ? OFFSET ?`, params: [...scopeParams, ...params] };
 }
 
 function resolveColumn(tag: string, level: QidoQuery['level'], dialect: Dialect): Column | undefined {
