@@ -181,6 +181,22 @@ export function registerIdentityRoutes(
     },
   );
 
+  // A study can leave the album earlier than the album's end (e.g. consent withdrawn): it is destroyed at that date.
+  app.put(
+    '/api/albums/:album/studies/:study/destruction-date',
+    access({ action: 'album.update', permission: 'write', albumParam: 'album', albumAdmin: true }),
+    async (request) => {
+      const { album } = await myAlbum(request);
+      const { study } = parse(z.object({ album: z.string(), study: uid }), request.params, 'path');
+      const { date } = parse(z.strictObject({ date: isoDate }), request.body, 'body');
+      if (!(await identity.listAlbumSeries(album.id)).some((s) => s.studyInstanceUID === study)) {
+        throw new AppError('NOT_FOUND', [{ path: 'study', issue: 'this study is not in the album' }]);
+      }
+      await identity.setStudyDestructionDate(album.id, study, date);
+      return { studyInstanceUID: study, destructionDate: date };
+    },
+  );
+
   if (deps.destroyAlbum !== undefined) {
     const destroy = deps.destroyAlbum;
     app.post(

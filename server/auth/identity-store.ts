@@ -88,6 +88,9 @@ CREATE TABLE IF NOT EXISTS album_series (
   album_id TEXT NOT NULL REFERENCES albums(id), study_uid TEXT NOT NULL, series_uid TEXT NOT NULL, added_by TEXT,
   added_at TEXT NOT NULL, PRIMARY KEY (album_id, study_uid, series_uid));
 CREATE INDEX IF NOT EXISTS album_series_by_series ON album_series (study_uid, series_uid);
+CREATE TABLE IF NOT EXISTS album_study_retention (
+  album_id TEXT NOT NULL REFERENCES albums(id), study_uid TEXT NOT NULL, destruction_date TEXT NOT NULL,
+  claimed_at TEXT, destroyed_at TEXT, PRIMARY KEY (album_id, study_uid));
 CREATE TABLE IF NOT EXISTS album_events (
   id ${serial}, album_id TEXT NOT NULL, type TEXT NOT NULL, actor_id TEXT, time TEXT NOT NULL, detail TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS album_events_by_album ON album_events (album_id, id);
@@ -404,6 +407,38 @@ export class IdentityStore {
         [now.toISOString(), id, stale],
       )) === 1
     );
+  }
+
+  /** A study's own destruction date in an album (earlier than the album's, e.g. consent withdrawn). */
+  async setStudyDestructionDate(albumId: string, studyInstanceUID: string, date: string): Promise<void> {
+    await this.#db.run(
+      `INSERT INTO album_study_retention (album_id, study_uid, destruction_date) VALUES (?, ?, ?)
+       ON CONFLICT (album_id, study_uid) DO UPDATE SET destruction_date = excluded.destruction_date, destroyed_at = NULL, claimed_at = NULL`,
+      [albumId, studyInstanceUID, date],
+    );
+  }
+
+  async studiesDueForDestruction(now: Date = new Date()): Promise<Array<{ albumId: string; studyInstanceUID: string; destructionDate: string }>> {
+    const rows = await this.#db.all(
+      `SELECT r.album_id, r.study_uid, r.destruction_date FROM album_study_retention r JOIN albums a ON a.id = r.album_id
+       WHERE r.destroyed_at IS NULL AND a.destroyed_at IS NULL AND substr(r.destruction_date, 1, 10) <= ? ORDER BY r.destruction_date`,
+      [now.toISOString().slice(0, 10)],
+    );
+    return rows.map((row) => ({ albumId: str(row.album_id), studyInstanceUID: str(row.study_uid), destructionDate: str(row.destruction_date) }));
+  }
+
+  async claimStudyDestruction(albumId: string, studyInstanceUID: string, now: Date = new Date(), staleAfterMs = 3_600_000): Promise<boolean> {
+    const stale = new Date(now.getTime() - staleAfterMs).toISOString();
+    return (
+      (await this.#db.run(
+        'UPDATE album_study_retention SET claimed_at = ? WHERE album_id = ? AND study_uid = ? AND destroyed_at IS NULL AND (claimed_at IS NULL OR claimed_at < ?)',
+        [now.toISOString(), albumId, studyInstanceUID, stale],
+      )) === 1
+    );
+  }
+
+  async markStudyDestroyed(albumId: string, studyInstanceUID: string, at: Date = new Date()): Promise<void> {
+    await this.#db.run('UPDATE album_study_retention SET destroyed_at = ? WHERE album_id = ? AND study_uid = ?', [at.toISOString(), albumId, studyInstanceUID]);
   }
 
   async markAlbumDestroyed(id: string, at: Date = new Date()): Promise<void> {

@@ -12,6 +12,10 @@ export interface DestructionCertificate {
   readonly certificateId: string;
   readonly version: 1;
   readonly album: { readonly id: string; readonly name: string; readonly ethicsProtocol: string | null; readonly destructionDate: string | null };
+  /** `album`: the whole album; `study`: one study of the album at its own destruction date (the album stays). */
+  readonly scope: 'album' | 'study';
+  /** SHA-256 of the study's UID when the scope is a study. */
+  readonly studyHash: string | null;
   readonly destroyedAt: string;
   readonly destroyedBy: string;
   readonly reason: string;
@@ -64,6 +68,8 @@ async function blobExists(blobs: BlobStore, key: string): Promise<boolean> {
 
 export interface DestructionRequest {
   readonly albumId: string;
+  /** Destroy only this study of the album (its own destruction date); the album and its other studies stay. */
+  readonly studyInstanceUID?: string | undefined;
   readonly actorId: string;
   readonly tokenId: string | null;
   readonly reason: string;
@@ -92,10 +98,12 @@ export async function destroyAlbum(
   const { identity, index, blobs } = deps;
   const album = await identity.getAlbum(request.albumId);
   if (album === null || album.destroyedAt !== null) throw new AppError('NOT_FOUND', [{ path: 'album', issue: 'no such album, or already destroyed' }]);
+  const onlyStudy = request.studyInstanceUID;
 
   const destroy: Array<{ scope: Scope; derived: boolean }> = [];
   const retained: Array<{ studyHash: string; seriesHash: string; heldByAlbums: number }> = [];
-  const albumSeries = await identity.listAlbumSeries(album.id);
+  const albumSeries = (await identity.listAlbumSeries(album.id)).filter((s) => onlyStudy === undefined || s.studyInstanceUID === onlyStudy);
+  if (onlyStudy !== undefined && albumSeries.length === 0) throw new AppError('NOT_FOUND', [{ path: 'study', issue: 'this study is not in the album' }]);
   for (const { studyInstanceUID, seriesInstanceUID } of albumSeries) {
     const others = (await identity.albumsHoldingSeries(studyInstanceUID, seriesInstanceUID)).filter((id) => id !== album.id);
     if (others.length > 0) retained.push({ studyHash: hashUid(studyInstanceUID), seriesHash: hashUid(seriesInstanceUID), heldByAlbums: others.length });
@@ -136,7 +144,11 @@ export async function destroyAlbum(
       derived,
     });
   }
-  await identity.markAlbumDestroyed(album.id, new Date(destroyedAt));
+  if (onlyStudy === undefined) await identity.markAlbumDestroyed(album.id, new Date(destroyedAt));
+  else {
+    for (const { studyInstanceUID, seriesInstanceUID } of albumSeries) await identity.removeSeries(album.id, studyInstanceUID, seriesInstanceUID, request.actorId);
+    await identity.markStudyDestroyed(album.id, onlyStudy, new Date(destroyedAt));
+  }
 
   // Verification scan: no index row and no blob may remain for what was destroyed.
   const problems: string[] = [];
@@ -152,6 +164,8 @@ export async function destroyAlbum(
     certificateId: randomUUID(),
     version: 1,
     album: { id: album.id, name: album.name, ethicsProtocol: album.ethicsProtocol, destructionDate: album.destructionDate },
+    scope: onlyStudy === undefined ? 'album' : 'study',
+    studyHash: onlyStudy === undefined ? null : hashUid(onlyStudy),
     destroyedAt,
     destroyedBy: request.actorId,
     reason: request.reason,
@@ -169,13 +183,13 @@ export async function destroyAlbum(
     actorId: request.actorId,
     tokenId: request.tokenId,
     albumId: album.id,
-    studyInstanceUID: null,
+    studyInstanceUID: onlyStudy ?? null,
     seriesInstanceUID: null,
     sopInstanceUID: null,
     httpStatus: null,
     clientAddress: request.clientAddress,
     requestId: null,
-    detail: { certificateId: certificate.certificateId, series: certificate.totals.series, instances: certificate.totals.instances },
+    detail: { certificateId: certificate.certificateId, scope: certificate.scope, series: certificate.totals.series, instances: certificate.totals.instances },
   });
   return certificate;
 }

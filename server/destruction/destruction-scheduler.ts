@@ -6,8 +6,8 @@ import type { DestructionCertificate, DestructionRequest } from './destroy-album
 export const scheduledDestructionActor = 'system:scheduled-destruction';
 
 /**
- * Destroys albums when their destruction date (the end of the ethics approval) comes: checked at start and then
- * periodically. Each album is claimed first, so among several replicas exactly one destroys it.
+ * Destroys albums when their destruction date (the end of the ethics approval) comes, and studies of an album at
+ * their own destruction date: checked at start and then periodically. Each album is claimed first, so among several replicas exactly one destroys it.
  */
 export function startDestructionScheduler(options: {
   identity: IdentityStore;
@@ -37,6 +37,23 @@ export function startDestructionScheduler(options: {
           log.info({ certificateId: certificate.certificateId, verified: certificate.verification.ok }, 'album destroyed at its destruction date');
         } catch (error) {
           log.error({ err: error }, 'scheduled destruction failed; it will be retried');
+        }
+      }
+      for (const study of await identity.studiesDueForDestruction(now())) {
+        if (!(await identity.claimStudyDestruction(study.albumId, study.studyInstanceUID, now()))) continue;
+        try {
+          const certificate = await options.destroy({
+            albumId: study.albumId,
+            studyInstanceUID: study.studyInstanceUID,
+            actorId: scheduledDestructionActor,
+            tokenId: null,
+            reason: `Destruction date ${study.destructionDate} of a study reached`,
+            clientAddress: null,
+          });
+          destroyed.push(certificate.certificateId);
+          log.info({ certificateId: certificate.certificateId }, 'study destroyed at its destruction date');
+        } catch (error) {
+          log.error({ err: error }, 'scheduled study destruction failed; it will be retried');
         }
       }
       return destroyed;

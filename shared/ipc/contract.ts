@@ -126,6 +126,8 @@ export const tokenSchema = z.object({
 export const destructionCertificateSchema = z.object({
   certificateId: z.string(),
   album: z.object({ id: z.string(), name: z.string(), ethicsProtocol: z.string().nullable(), destructionDate: z.string().nullable() }),
+  scope: z.enum(['album', 'study']),
+  studyHash: z.string().nullable(),
   destroyedAt: z.string(),
   destroyedBy: z.string(),
   reason: z.string(),
