@@ -33,6 +33,8 @@ export class SqliteDb implements SqlDb {
   readonly dialect = 'sqlite' as const;
   readonly #db: Database.Database;
   #queue: Promise<unknown> = Promise.resolve();
+  /** Prepared statements by SQL text: preparing is a large share of a small statement's cost. */
+  readonly #statements = new Map<string, Database.Statement>();
 
   constructor(file: string, options: { readonly?: boolean } = {}) {
     this.#db = new Database(file, options.readonly === true ? { readonly: true, fileMustExist: true } : {});
@@ -42,6 +44,15 @@ export class SqliteDb implements SqlDb {
       this.#db.pragma('foreign_keys = ON');
     }
     this.#db.pragma('busy_timeout = 10000');
+  }
+
+  #statement(sql: string): Database.Statement {
+    let statement = this.#statements.get(sql);
+    if (statement === undefined) {
+      statement = this.#db.prepare(sql);
+      if (this.#statements.size < 500) this.#statements.set(sql, statement);
+    }
+    return statement;
   }
 
   #serial<T>(work: () => Promise<T> | T): Promise<T> {
@@ -54,9 +65,9 @@ export class SqliteDb implements SqlDb {
     const db = this.#db;
     const direct: SqlDb = {
       dialect: 'sqlite',
-      all: async <T extends SqlRow>(sql: string, params: readonly unknown[] = []) => db.prepare(sql).all(...params) as T[],
-      get: async <T extends SqlRow>(sql: string, params: readonly unknown[] = []) => db.prepare(sql).get(...params) as T | undefined,
-      run: async (sql, params = []) => db.prepare(sql).run(...params).changes,
+      all: async <T extends SqlRow>(sql: string, params: readonly unknown[] = []) => this.#statement(sql).all(...params) as T[],
+      get: async <T extends SqlRow>(sql: string, params: readonly unknown[] = []) => this.#statement(sql).get(...params) as T | undefined,
+      run: async (sql, params = []) => this.#statement(sql).run(...params).changes,
       exec: async (sql) => void db.exec(sql),
       transaction: (work) => work(direct),
       close: async () => undefined,
@@ -65,15 +76,15 @@ export class SqliteDb implements SqlDb {
   }
 
   all<T extends SqlRow = SqlRow>(sql: string, params: readonly unknown[] = []): Promise<T[]> {
-    return this.#serial(() => this.#db.prepare(sql).all(...params) as T[]);
+    return this.#serial(() => this.#statement(sql).all(...params) as T[]);
   }
 
   get<T extends SqlRow = SqlRow>(sql: string, params: readonly unknown[] = []): Promise<T | undefined> {
-    return this.#serial(() => this.#db.prepare(sql).get(...params) as T | undefined);
+    return this.#serial(() => this.#statement(sql).get(...params) as T | undefined);
   }
 
   run(sql: string, params: readonly unknown[] = []): Promise<number> {
-    return this.#serial(() => this.#db.prepare(sql).run(...params).changes);
+    return this.#serial(() => this.#statement(sql).run(...params).changes);
   }
 
   exec(sql: string): Promise<void> {
