@@ -113,6 +113,10 @@ describe.skipIf(!chromium.ok || !openssl.ok || !haveCorpus.ok)('accounts, albums
     const row = page.getByRole('row', { name: /Lung nodules 2026/ });
     await row.getByText('CT, SEG').waitFor();
     await row.getByRole('button', { name: 'Members' }).click();
+    // The access review lists who can reach the album and with which tokens, last use included.
+    const review = page.getByRole('region', { name: 'Access review' });
+    await review.getByText(/^Pipeline · this album · read, write, download · last used .* · active/).waitFor();
+    await page.screenshot({ path: join(shots, 'album-members-review.png'), fullPage: true });
     await page.getByLabel('Reason').fill('End of ethics approval MP-02-2026-117');
     await page.getByLabel(/Type the album name to confirm/).fill('Lung nodules 2026');
     await page.getByRole('button', { name: 'Destroy album' }).click();

@@ -27,6 +27,9 @@ function handlers(overrides: Partial<Handlers> = {}): Handlers {
       throw new AppError('FORBIDDEN');
     },
     'albums.removeMember': async () => ({}),
+    'albums.accessReview': async () => {
+      throw new AppError('FORBIDDEN');
+    },
     'albums.invite': async () => {
       throw new AppError('FORBIDDEN');
     },

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { z } from 'zod';
-import { albumSchema, albumSummarySchema, destructionCertificateSchema, events, memberSchema, tokenSchema, type EventName, type EventPayload } from '../../shared/ipc/contract.js';
+import { accessReviewSchema, albumSchema, albumSummarySchema, destructionCertificateSchema, events, memberSchema, tokenSchema, type EventName, type EventPayload } from '../../shared/ipc/contract.js';
 import type { Handlers } from '../ipc/dispatcher.js';
 import { appVersion, productName } from '../version.js';
 import type { SecretVault } from './secret-vault.js';
@@ -119,6 +119,7 @@ export async function createWorkstationServices(options: WorkstationServicesOpti
       call(memberSchema.omit({ user: true }), 'PUT', `/api/albums/${albumId}/members/${userId}`, { isAdmin, flags }),
     'albums.invite': ({ albumId, ...body }) => call(memberSchema, 'POST', `/api/albums/${albumId}/members`, body),
     'albums.destroy': ({ albumId, ...body }) => call(destructionCertificateSchema, 'POST', `/api/albums/${albumId}/destroy`, body),
+    'albums.accessReview': ({ albumId }) => call(accessReviewSchema, 'GET', `/api/albums/${albumId}/access-review`),
     'albums.removeMember': ({ albumId, userId }) => call(noContent, 'DELETE', `/api/albums/${albumId}/members/${userId}`),
     'import.profiles': async () => imports.profiles(),
     'import.scan': ({ folder }) => imports.scan(folder),

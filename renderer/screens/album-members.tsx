@@ -1,5 +1,6 @@
 import { useCallback, useEffect, useState, type FormEvent } from 'react';
 import { memberFlagLabels, memberFlags, type MemberFlags } from '../../shared/domain/access.js';
+import { AccessReview } from './access-review.js';
 import { AlbumDangerZone } from './album-danger-zone.js';
 import type { AlbumSummary, Member } from '../../shared/ipc/contract.js';
 import type { ParadimClient } from '../ipc/client.js';
@@ -97,6 +98,7 @@ export function AlbumMembers(props: { readonly client: ParadimClient; readonly a
       )}
       <InviteForm client={client} albumId={album.id} onInvited={reload} />
     </section>
+    <AccessReview client={client} album={album} />
     <AlbumDangerZone client={client} album={album} onDestroyed={onBack} />
     </div>
   );

@@ -209,6 +209,24 @@ export const importSummarySchema = z.object({
   profile: z.object({ name: z.string(), version: z.string(), digest: z.string() }),
 });
 
+export const accessReviewSchema = z.object({
+  album: z.object({ id: z.string(), name: z.string(), ethicsProtocol: z.string().nullable() }),
+  generatedAt: z.string(),
+  dormantAfterDays: z.number(),
+  members: z.array(
+    z.object({
+      userId: z.string(),
+      name: z.string().nullable(),
+      email: z.string().nullable(),
+      role: z.enum(['admin', 'member']),
+      lastSeenAt: z.string().nullable(),
+      dormant: z.boolean(),
+      tokens: z.array(tokenSchema),
+    }),
+  ),
+  tokensOfFormerMembers: z.array(tokenSchema),
+});
+
 export const tokenExpiryChoices = ['1d', '7d', '30d', '90d', '365d'] as const;
 
 export const channels = {
@@ -244,6 +262,7 @@ export const channels = {
     input: z.strictObject({ albumId: uuid, confirmName: z.string(), reason: z.string().trim().min(1, 'give the reason (e.g. end of ethics approval)').max(500) }),
     output: destructionCertificateSchema,
   },
+  'albums.accessReview': { input: z.strictObject({ albumId: uuid }), output: accessReviewSchema },
   'albums.removeMember': { input: z.strictObject({ albumId: uuid, userId: uuid }), output: empty },
   'import.profiles': { input: empty, output: z.array(importProfileSchema) },
   'import.scan': { input: z.strictObject({ folder: localPath }), output: importScanSchema },
@@ -304,6 +323,7 @@ export type AlbumSummary = z.output<typeof albumSummarySchema>;
 export type Member = z.output<typeof memberSchema>;
 export type TokenInfo = z.output<typeof tokenSchema>;
 export type DestructionCertificate = z.output<typeof destructionCertificateSchema>;
+export type AccessReview = z.output<typeof accessReviewSchema>;
 export type ImportScan = z.output<typeof importScanSchema>;
 export type ImportProfile = z.output<typeof importProfileSchema>;
 export type ImportPreview = z.output<typeof importPreviewSchema>;
