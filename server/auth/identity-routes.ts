@@ -109,13 +109,13 @@ export function registerIdentityRoutes(
     if (principal.albumScope !== null) albums = albums.filter((album) => album.id === principal.albumScope);
     return Promise.all(albums.map(async (album) => {
       const series = await identity.listAlbumSeries(album.id);
-      const [lastEvent] = (await identity.listEvents(album.id, 0, 1_000)).slice(-1);
+      const lastEvent = await identity.lastEvent(album.id);
       return {
         ...album,
         studies: new Set(series.map((s) => s.studyInstanceUID)).size,
         series: series.length,
         modalities: deps.modalitiesOf === undefined ? [] : await deps.modalitiesOf(series),
-        lastEvent: lastEvent ?? null,
+        lastEvent,
       };
     }));
   });

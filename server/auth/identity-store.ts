@@ -155,6 +155,17 @@ function memberFromRow(row: Row): Member {
   };
 }
 
+function eventFromRow(row: Row): AlbumEvent {
+  return {
+    id: Number(row.id),
+    albumId: str(row.album_id),
+    type: str(row.type) as AlbumEvent['type'],
+    actorId: strOrNull(row.actor_id),
+    time: str(row.time),
+    detail: JSON.parse(str(row.detail)) as AlbumEvent['detail'],
+  };
+}
+
 /** How often a token's last use is written at most (reads are hot; the review needs minutes, not milliseconds). */
 const lastUseResolutionMs = 60_000;
 
@@ -542,13 +553,11 @@ export class IdentityStore {
 
   async listEvents(albumId: string, afterId = 0, limit = 100): Promise<AlbumEvent[]> {
     const rows = await this.#db.all('SELECT * FROM album_events WHERE album_id = ? AND id > ? ORDER BY id LIMIT ?', [albumId, afterId, Math.min(limit, 1000)]);
-    return rows.map((row) => ({
-      id: Number(row.id),
-      albumId: str(row.album_id),
-      type: str(row.type) as AlbumEvent['type'],
-      actorId: strOrNull(row.actor_id),
-      time: str(row.time),
-      detail: JSON.parse(str(row.detail)) as AlbumEvent['detail'],
-    }));
+    return rows.map(eventFromRow);
+  }
+
+  async lastEvent(albumId: string): Promise<AlbumEvent | null> {
+    const row = await this.#db.get('SELECT * FROM album_events WHERE album_id = ? ORDER BY id DESC LIMIT 1', [albumId]);
+    return row === undefined ? null : eventFromRow(row);
   }
 }
