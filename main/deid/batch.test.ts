@@ -1,27 +1,15 @@
-import { createHash } from 'node:crypto';
-import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildDicom, type TestItem } from '../../shared/dicom/testing/build-dicom.js';
 import { parseDeidProfile } from '../../shared/deid/profile.js';
 import { runBatch, type BatchOptions } from './batch.js';
+import { tree } from './test-support.js';
 
 let dir: string;
 const key = new Uint8Array(32).fill(3);
 
-function tree(root: string): Map<string, string> {
-  const files = new Map<string, string>();
-  const walk = (folder: string): void => {
-    for (const name of readdirSync(folder)) {
-      const path = join(folder, name);
-      if (statSync(path).isDirectory()) walk(path);
-      else files.set(path.slice(root.length), createHash('sha256').update(readFileSync(path)).digest('hex'));
-    }
-  };
-  walk(root);
-  return files;
-}
 
 function options(out: string, extra: Partial<BatchOptions> = {}): BatchOptions {
   return { input: join(dir, 'in'), output: out, reportsDir: `${out}-reports`, profile: parseDeidProfile({}), key, workers: 0, durability: 'none', ...extra };

@@ -1,12 +1,11 @@
 import { spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildDicom, type TestItem } from '../../shared/dicom/testing/build-dicom.js';
-import { repoRoot } from './test-support.js';
+import { repoRoot, tree } from './test-support.js';
 
 let dir: string;
 let cli: string;
@@ -32,18 +31,6 @@ function runCli(args: string[], env: Record<string, string> = {}): { status: num
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
-function tree(root: string): Map<string, string> {
-  const files = new Map<string, string>();
-  const walk = (folder: string): void => {
-    for (const name of readdirSync(folder)) {
-      const path = join(folder, name);
-      if (statSync(path).isDirectory()) walk(path);
-      else files.set(path.slice(root.length), createHash('sha256').update(readFileSync(path)).digest('hex'));
-    }
-  };
-  walk(root);
-  return files;
-}
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'paradim-deid-cli-'));
