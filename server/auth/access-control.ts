@@ -3,7 +3,7 @@ import { AppError } from '../../shared/errors/app-error.js';
 import { toWireError } from '../../shared/ipc/envelope.js';
 import type { AuditAction, AuditEvent } from '../audit/audit-entry.js';
 import type { AuditLog } from '../audit/audit-log.js';
-import type { IdentityStore, User } from './identity-store.js';
+import type { Album, IdentityStore, Member, User } from './identity-store.js';
 import { looksLikeJwt, type OidcVerifier } from './oidc-verifier.js';
 import { tokenPermissions, type MemberFlag, type TokenPermission } from '../../shared/domain/access.js';
 import { looksLikeTokenSecret } from './token-secret.js';
@@ -57,6 +57,8 @@ declare module 'fastify' {
     principal: Principal | null;
     authFailure: string | null;
     auditNote: AuditNote;
+    /** The album the route names and the caller's membership, as access control checked them (album routes only). */
+    albumAccess: { album: Album; member: Member | null } | null;
   }
   interface FastifyContextConfig {
     access?: AccessRule;
@@ -93,6 +95,7 @@ export function registerAccessControl(app: FastifyInstance, deps: { identity: Id
   app.decorateRequest('authFailure', null);
   // Set per request in onRequest (a shared object default would leak between requests).
   app.decorateRequest('auditNote', null as unknown as AuditNote);
+  app.decorateRequest('albumAccess', null);
 
   const authenticate = async (request: FastifyRequest): Promise<void> => {
     if (request.routeOptions.config.access?.public === true) return;
@@ -172,6 +175,7 @@ export function registerAccessControl(app: FastifyInstance, deps: { identity: Id
           throw new AppError('FORBIDDEN', [{ path: 'album', issue: `your membership does not allow ${rule.memberFlag}` }]);
         }
       }
+      request.albumAccess = { album, member };
     }
   };
 

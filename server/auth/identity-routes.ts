@@ -85,12 +85,13 @@ export function registerIdentityRoutes(
   // Public: which identity provider the workstation should use. Holds no data and no secret.
   app.get('/api/auth-config', access({ action: 'request.other', permission: null, public: true }), async () => ({ sso: deps.ssoClient ?? null }));
 
+  /** The album route's album and membership, as access control already loaded and checked them. */
   const myAlbum = async (request: FastifyRequest): Promise<{ album: Album; member: Member | null; principal: Principal }> => {
     const principal = requirePrincipal(request);
-    const { album: id } = parse(albumParams, request.params, 'path');
-    const album = await identity.getAlbum(id);
-    if (album === null || album.destroyedAt !== null) throw new AppError('NOT_FOUND', [{ path: 'album', issue: 'no such album' }]);
-    return { album, member: await identity.getMember(id, principal.user.id), principal };
+    parse(albumParams, request.params, 'path');
+    const access = request.albumAccess;
+    if (access === null) throw new AppError('INTERNAL', [{ path: 'album', issue: 'album route without an album rule' }]);
+    return { ...access, principal };
   };
 
   app.get('/api/me', access({ action: 'album.read', permission: null, allowAlbumTokens: true }), async (request) => {
