@@ -12,6 +12,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { encodeElement } from './generate-scale-corpus.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -47,18 +48,8 @@ for (const [path, what] of [
 let uidCounter = 0;
 const uidRoot = `2.25.${BigInt(`0x${randomBytes(8).toString('hex')}`)}`;
 const uid = () => `${uidRoot}.${(uidCounter += 1)}`;
-function element(group, elem, vr, value) {
-  const long = ['OB', 'OW', 'SQ', 'UN', 'UT', 'UC', 'UR', 'OD', 'OF', 'OL', 'OV'].includes(vr);
-  const padded = value.length % 2 === 1 ? Buffer.concat([value, Buffer.from(vr === 'UI' || vr === 'OB' ? [0] : [0x20])]) : value;
-  const head = Buffer.alloc(long ? 12 : 8);
-  head.writeUInt16LE(group, 0);
-  head.writeUInt16LE(elem, 2);
-  head.write(vr, 4, 'latin1');
-  if (long) head.writeUInt32LE(padded.length, 8);
-  else head.writeUInt16LE(padded.length, 6);
-  return Buffer.concat([head, padded]);
-}
-const text = (g, e, vr, v) => element(g, e, vr, Buffer.from(v, 'latin1'));
+const element = (group, elem, vr, value) => encodeElement(((group << 16) | elem) >>> 0, vr, value);
+const text = element;
 const us = (g, e, v) => {
   const b = Buffer.alloc(2);
   b.writeUInt16LE(v, 0);

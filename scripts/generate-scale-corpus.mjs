@@ -7,7 +7,8 @@ import { join } from 'node:path';
 
 const LONG = new Set(['OB', 'OD', 'OF', 'OL', 'OV', 'OW', 'SQ', 'UC', 'UR', 'UT', 'UN', 'SV', 'UV']);
 
-function encodeElement(tag, vr, value) {
+/** One explicit-VR little-endian element; `value` is text (padded), bytes, or a list of items (each a list of elements). */
+export function encodeElement(tag, vr, value) {
   let body;
   if (Array.isArray(value)) {
     const items = value.map((item) => {
