@@ -1,20 +1,19 @@
-import { mkdtemp, readFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
+import type { LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { auditPaths } from '../audit/audit-log.js';
 import { verifyAuditTrail } from '../audit/audit-verify.js';
-import { openStorage, type Storage } from '../storage/open-storage.js';
-import { parseMultipartResponse } from '../test-support/dicomweb-helpers.js';
+import type { ServerApp } from '../app.js';
+import type { DicomwebServices } from '../dicomweb/services.js';
+import { parseMultipartResponse, stowAs, testServer } from '../test-support/dicomweb-helpers.js';
 import { corpusDir, requireCorpus } from '../test-support/requirements.js';
 import { newUid, syntheticInstance } from '../test-support/synthetic-dicom.js';
 import type { IdentityModule } from './identity-module.js';
-import { identityApp, stowAs } from '../test-support/identity-app.js';
 
-// Album-scoped DICOMweb and certified destruction on the real embedded storage (SQLite index + files).
-let app: FastifyInstance;
-let storage: Storage;
+// Album-scoped DICOMweb and certified destruction on the real server with its embedded storage (SQLite + files).
+let app: ServerApp;
+let storage: DicomwebServices;
 let identity: IdentityModule;
 let dataDir: string;
 let albumId = '';
@@ -26,9 +25,9 @@ const otherStudy = newUid();
 const sops = { a1: newUid(), a2: newUid(), b1: newUid(), c1: newUid() };
 
 beforeAll(async () => {
-  dataDir = await mkdtemp(join(tmpdir(), 'paradim-album-scope-'));
-  storage = await openStorage({ dataDir, orphanGraceMs: 0 });
-  ({ app, identity } = await identityApp({ dataDir, storage }));
+  ({ app, dataDir } = await testServer());
+  identity = app.identity;
+  storage = app.dicomweb;
 
   const store = identity.identity;
   const root = await store.ensureLocalUser('root', { isAdmin: true });
@@ -47,8 +46,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await app.close();
-  await identity.close();
-  await storage.close();
 });
 
 const stow = (url: string, token: string, parts: Buffer[]): Promise<LightMyRequestResponse> => stowAs(app, url, token, parts);

@@ -1,8 +1,7 @@
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { auditPaths } from '../audit/audit-log.js';
-import { testServer } from '../test-support/dicomweb-helpers.js';
-import { stowAs } from '../test-support/identity-app.js';
+import { stowAs, testServer } from '../test-support/dicomweb-helpers.js';
 import { newUid, syntheticInstance } from '../test-support/synthetic-dicom.js';
 
 describe('the audit trail cannot be bypassed', () => {

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pino from 'pino';
 import { buildServer, type RegisteredRoute, type ServerApp } from '../app.js';
 import { loadServerConfig } from '../config.js';
-import { stowAs } from '../test-support/identity-app.js';
+import { stowAs } from '../test-support/dicomweb-helpers.js';
 import { newUid, syntheticInstance } from '../test-support/synthetic-dicom.js';
 import type { IdentityModule } from './identity-module.js';
 

@@ -1,13 +1,11 @@
-import { mkdtemp, readFile, readdir } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { auditPaths } from '../audit/audit-log.js';
 import { verifyAuditTrail } from '../audit/audit-verify.js';
-import { openStorage, type Storage } from '../storage/open-storage.js';
-import { identityApp, stowAs } from '../test-support/identity-app.js';
+import { stowAs, testServer } from '../test-support/dicomweb-helpers.js';
 import { corpusDir, requireCorpus } from '../test-support/requirements.js';
 import { havePostgres, haveS3rver, startPostgres, startS3rver } from '../test-support/services.js';
 
@@ -19,22 +17,12 @@ const segStudy = '1.2.392.200103.20080913.113635.0.2009.6.22.21.43.10.22941.1';
 describe.skipIf(!ready)('certified destruction on PostgreSQL + S3 (dcmqi CT + liver SEG)', () => {
   let postgres: { url: string; stop: () => void };
   let s3: { endpoint: string; stop: () => void };
-  let storage: Storage;
-  let dataDir: string;
 
   beforeAll(async () => {
     [postgres, s3] = await Promise.all([startPostgres(), startS3rver(bucket)]);
-    dataDir = await mkdtemp(join(tmpdir(), 'paradim-destroy-'));
-    storage = await openStorage({
-      dataDir,
-      databaseUrl: postgres.url,
-      s3: { bucket, prefix: 'dicom/', endpoint: s3.endpoint, region: 'us-east-1', forcePathStyle: true, accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
-      orphanGraceMs: 0,
-    });
   }, 90_000);
 
-  afterAll(async () => {
-    await storage?.close();
+  afterAll(() => {
     s3?.stop();
     postgres?.stop();
   });
@@ -55,7 +43,17 @@ describe.skipIf(!ready)('certified destruction on PostgreSQL + S3 (dcmqi CT + li
   }
 
   it('deletes objects and rows of the images and of the SEG, certifies it, and the audit chain verifies', async () => {
-    const { app, identity } = await identityApp({ dataDir, storage, databaseUrl: postgres.url });
+    // The real server, configured for scale as an operator would: PostgreSQL and S3 through the environment.
+    const { app, dataDir } = await testServer({
+      DATABASE_URL: postgres.url,
+      PARADIM_S3_BUCKET: bucket,
+      PARADIM_S3_PREFIX: 'dicom/',
+      PARADIM_S3_ENDPOINT: s3.endpoint,
+      PARADIM_S3_ACCESS_KEY_ID: 'S3RVER',
+      PARADIM_S3_SECRET_ACCESS_KEY: 'S3RVER',
+      PARADIM_ORPHAN_GRACE_SECONDS: '0',
+    });
+    const { identity } = app;
     const steward = await identity.identity.ensureLocalUser('steward');
     const root = await identity.identity.ensureLocalUser('root', { isAdmin: true });
     const album = await identity.identity.createAlbum({ name: 'Liver at scale', ethicsProtocol: 'MP-9', adminUserId: steward.id });
@@ -77,13 +75,12 @@ describe.skipIf(!ready)('certified destruction on PostgreSQL + S3 (dcmqi CT + li
     const certificate = response.json() as { certificateId: string; storage: { blobs: string; index: string }; totals: { instances: number; blobs: number }; verification: { ok: boolean } };
     expect(certificate).toMatchObject({ storage: { blobs: 's3', index: 'postgres' }, totals: { instances: 4, blobs: 4 }, verification: { ok: true } });
     expect(await objects()).toEqual([]);
-    expect(await storage.index.instances({ study: segStudy })).toEqual([]);
+    expect(await app.dicomweb.index.instances({ study: segStudy })).toEqual([]);
     expect(await rows('SELECT count(*) AS n FROM album_series')).toBe(0);
     const certificates = await readdir(join(dataDir, 'certificates'));
     expect(certificates).toEqual([`destruction-${certificate.certificateId}.json`]);
 
     await app.close();
-    await identity.close();
     const audit = await verifyAuditTrail(auditPaths(dataDir, undefined, postgres.url));
     expect(audit.ok, audit.problems.join('\n')).toBe(true);
   });

@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { testServer } from '../test-support/dicomweb-helpers.js';
-import { stowAs } from '../test-support/identity-app.js';
+import { stowAs, testServer } from '../test-support/dicomweb-helpers.js';
 import { newUid, syntheticInstance } from '../test-support/synthetic-dicom.js';
 import { scheduledDestructionActor } from './destruction-scheduler.js';
 

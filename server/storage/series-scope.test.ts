@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ServerApp } from '../app.js';
-import { stowAs } from '../test-support/identity-app.js';
-import { testServer } from '../test-support/dicomweb-helpers.js';
+import { stowAs, testServer } from '../test-support/dicomweb-helpers.js';
 import { havePostgres, startPostgres } from '../test-support/services.js';
 import { newUid, syntheticInstance } from '../test-support/synthetic-dicom.js';
 import type { QidoQuery } from './dicom-index.js';

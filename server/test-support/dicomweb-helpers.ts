@@ -100,3 +100,9 @@ export function adminTokenFor(cliBundle: string, dataDir: string): string {
   run(['user', 'create', '--name', 'test-admin', '--admin']);
   return run(['token', 'create', '--user', 'test-admin', '--permissions', 'read,write,download']);
 }
+
+/** STOW-RS as a given token: the parts in one multipart/related body. */
+export function stowAs(app: ServerApp, url: string, token: string, parts: Buffer[]): Promise<LightMyRequestResponse> {
+  const { body, contentType } = multipartBody(parts);
+  return app.inject({ method: 'POST', url, headers: { 'content-type': contentType, accept: 'application/dicom+json', authorization: `Bearer ${token}` }, payload: body });
+}
