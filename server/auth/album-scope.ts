@@ -4,7 +4,8 @@ import { AppError } from '../../shared/errors/app-error.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import type { DicomIndex, InstanceRecord, QidoQuery, QidoRow, Scope, StoreOutcome } from '../storage/dicom-index.js';
 import type { AccessRule } from './access-control.js';
-import type { DicomwebRouteAction } from './dicomweb-access.js';
+import { dicomwebPermission, type DicomwebRouteAction } from './dicomweb-access.js';
+import type { MemberFlag } from '../../shared/domain/access.js';
 import type { IdentityStore } from './identity-store.js';
 
 /**
@@ -36,18 +37,17 @@ export function albumContextHook(scope: FastifyInstance): void {
   });
 }
 
-const rules: Record<Exclude<DicomwebRouteAction, 'preflight'>, Omit<AccessRule, 'action' | 'albumParam'>> = {
-  'dicomweb.store': { permission: 'write', memberFlag: 'addSeries' },
-  'dicomweb.search': { permission: 'read' },
-  'dicomweb.retrieve': { permission: 'download', memberFlag: 'download' },
-  'dicomweb.retrieve-metadata': { permission: 'read' },
-  'dicomweb.retrieve-rendered': { permission: 'read' },
-  'dicomweb.delete': { permission: 'write', memberFlag: 'removeSeries' },
+/** In an album the membership flags add to the token permission: storing adds series, retrieving downloads. */
+const memberFlagOf: Partial<Record<Exclude<DicomwebRouteAction, 'preflight'>, MemberFlag>> = {
+  'dicomweb.store': 'addSeries',
+  'dicomweb.retrieve': 'download',
+  'dicomweb.delete': 'removeSeries',
 };
 
 export function albumDicomwebRule(action: DicomwebRouteAction): AccessRule {
   if (action === 'preflight') return { action: 'request.other', permission: null, public: true };
-  return { action, albumParam: 'album', ...rules[action] };
+  const memberFlag = memberFlagOf[action];
+  return { action, albumParam: 'album', permission: dicomwebPermission[action], ...(memberFlag === undefined ? {} : { memberFlag }) };
 }
 
 const seriesKey = (study: string, series: string): string => `${study}\u0000${series}`;

@@ -4,7 +4,8 @@ import type { AccessRule } from './access-control.js';
 /** DICOMweb actions as the routes name them (see server/dicomweb/routes.ts). */
 export type DicomwebRouteAction = Extract<AuditAction, `dicomweb.${string}`> | 'preflight';
 
-const permissionOf: Record<Exclude<DicomwebRouteAction, 'preflight'>, AccessRule['permission']> = {
+/** The token permission each DICOMweb action needs, on every root. */
+export const dicomwebPermission: Record<Exclude<DicomwebRouteAction, 'preflight'>, AccessRule['permission']> = {
   'dicomweb.store': 'write',
   'dicomweb.search': 'read',
   'dicomweb.retrieve': 'download',
@@ -20,5 +21,5 @@ const permissionOf: Record<Exclude<DicomwebRouteAction, 'preflight'>, AccessRule
  */
 export function globalDicomwebRule(action: DicomwebRouteAction): AccessRule {
   if (action === 'preflight') return { action: 'request.other', permission: null, public: true };
-  return { action, permission: permissionOf[action], serverAdmin: true };
+  return { action, permission: dicomwebPermission[action], serverAdmin: true };
 }
