@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { closeSync, fsyncSync, openSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
-import { mkdir, stat } from 'node:fs/promises';
+import { mkdir, open, stat } from 'node:fs/promises';
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { DeidProfile } from '../../shared/deid/profile.js';
@@ -78,19 +78,23 @@ function* walk(root: string, dir = root): Generator<{ path: string; rel: string 
 
 /**
  * Makes the data of the given files durable: one `sync -f` (syncfs) of the output filesystem on Linux, else an fsync
- * of each file.
+ * of each file. Asynchronous: the workers go on with the next files while the disk catches up.
  */
-function flushFiles(outputDir: string, files: readonly string[]): void {
+async function flushFiles(outputDir: string, files: readonly string[]): Promise<void> {
   if (process.platform === 'linux') {
-    const result = spawnSync('sync', ['-f', outputDir], { stdio: 'ignore' });
-    if (result.status === 0) return;
+    const status = await new Promise<number | null>((resolveStatus) => {
+      const child = spawn('sync', ['-f', outputDir], { stdio: 'ignore' });
+      child.on('error', () => resolveStatus(null));
+      child.on('exit', (code) => resolveStatus(code));
+    });
+    if (status === 0) return;
   }
   for (const file of files) {
-    const fd = openSync(file, 'r+');
+    const handle = await open(file, 'r+');
     try {
-      fsyncSync(fd);
+      await handle.sync();
     } finally {
-      closeSync(fd);
+      await handle.close();
     }
   }
 }
@@ -158,12 +162,18 @@ class AppendLog {
   }
 }
 
+/** Files sent to a worker in one message (and answered in one): messages cost more than a small file's work. */
+const CHUNK = 16;
+
 class WorkerPool {
   private readonly workers: Worker[] = [];
   /** In-flight tasks per worker: a crashed worker fails only its own tasks, and is replaced. */
   private readonly inFlight = new Map<Worker, Map<number, { task: FileTask; done: (result: FileResult) => void }>>();
+  /** Tasks assigned to a worker but not posted yet (posted when the chunk is full, or on the next turn). */
+  private readonly unsent = new Map<Worker, { id: number; task: FileTask }[]>();
   private nextId = 0;
   private closing = false;
+  private flushScheduled = false;
   /** Replacements left: a worker that cannot even start must not be respawned forever. */
   private respawns = 16;
 
@@ -178,14 +188,17 @@ class WorkerPool {
   private spawn(): void {
     const worker = new Worker(this.script, { workerData: this.data });
     const tasks = new Map<number, { task: FileTask; done: (result: FileResult) => void }>();
-    worker.on('message', (message: { id: number; result: FileResult }) => {
-      const entry = tasks.get(message.id);
-      tasks.delete(message.id);
-      entry?.done(message.result);
+    worker.on('message', (message: { results: { id: number; result: FileResult }[] }) => {
+      for (const { id, result } of message.results) {
+        const entry = tasks.get(id);
+        tasks.delete(id);
+        entry?.done(result);
+      }
     });
     const fail = (reason: string): void => {
       this.workers.splice(this.workers.indexOf(worker), 1);
       this.inFlight.delete(worker);
+      this.unsent.delete(worker);
       for (const { task, done } of tasks.values()) {
         done({ rel: task.rel, status: 'failed', code: 'INTERNAL', reason, bytesIn: 0, bytesOut: 0, reportJson: JSON.stringify({ input: task.rel, status: 'failed', code: 'INTERNAL', reason }) });
       }
@@ -198,6 +211,14 @@ class WorkerPool {
     });
     this.workers.push(worker);
     this.inFlight.set(worker, tasks);
+    this.unsent.set(worker, []);
+  }
+
+  private post(worker: Worker): void {
+    const chunk = this.unsent.get(worker);
+    if (chunk === undefined || chunk.length === 0) return;
+    this.unsent.set(worker, []);
+    worker.postMessage({ tasks: chunk });
   }
 
   run(task: FileTask): Promise<FileResult> {
@@ -210,7 +231,17 @@ class WorkerPool {
     const id = this.nextId++;
     return new Promise((done) => {
       this.inFlight.get(best)?.set(id, { task, done });
-      best.postMessage({ id, task });
+      const chunk = this.unsent.get(best);
+      chunk?.push({ id, task });
+      if ((chunk?.length ?? 0) >= CHUNK) this.post(best);
+      else if (!this.flushScheduled) {
+        // A partial chunk goes out once the dispatcher yields (end of the walk, or waiting for results).
+        this.flushScheduled = true;
+        setImmediate(() => {
+          this.flushScheduled = false;
+          for (const worker of this.workers) this.post(worker);
+        });
+      }
     });
   }
 
@@ -295,6 +326,7 @@ export async function runBatch(options: BatchOptions): Promise<BatchSummary> {
     reports.text(result.reportJson);
     if (result.pendingTemp !== undefined && result.output !== undefined) {
       pending.push({ temp: result.pendingTemp, final: join(output, result.output), key });
+      unrenamed.add(result.pendingTemp);
       if (pending.length >= 256) commit();
     } else journal.line({ k: key, s: result.status, o: result.output });
     if (result.bug !== undefined) logger.error({ stack: result.bug, file: filesDone }, 'de-identification bug: a file failed with an unexpected error');
@@ -317,26 +349,48 @@ export async function runBatch(options: BatchOptions): Promise<BatchSummary> {
     }
   };
 
-  // Group commit: flush the output filesystem once for many files, then rename them and journal them.
+  // Group commit: flush the output filesystem once for many files, then rename them and journal them. Groups are
+  // flushed one after the other in the background; no file gets its final name before its data are on disk.
   const pending: { temp: string; final: string; key: string }[] = [];
+  /** Temp files written and not renamed yet (removed if the batch stops before their group is committed). */
+  const unrenamed = new Set<string>();
+  let flushing: Promise<void> = Promise.resolve();
+  let groupsInFlight = 0;
+  let flushError: unknown;
   const commit = (): void => {
     if (pending.length === 0) return;
-    flushFiles(output, pending.map((entry) => entry.temp));
-    const dirs = new Set<string>();
-    for (const entry of pending) {
-      renameSync(entry.temp, entry.final);
-      dirs.add(dirname(entry.final));
-      journal.line({ k: entry.key, s: 'deidentified', o: relative(output, entry.final).split(sep).join('/') });
-    }
-    for (const dir of dirs) fsyncDirectory(dir);
-    pending.length = 0;
+    const group = pending.splice(0);
+    groupsInFlight++;
+    flushing = flushing
+      .then(async () => {
+        if (flushError !== undefined) return;
+        await flushFiles(output, group.map((entry) => entry.temp));
+        const dirs = new Set<string>();
+        for (const entry of group) {
+          renameSync(entry.temp, entry.final);
+          unrenamed.delete(entry.temp);
+          dirs.add(dirname(entry.final));
+          journal.line({ k: entry.key, s: 'deidentified', o: relative(output, entry.final).split(sep).join('/') });
+        }
+        for (const dir of dirs) fsyncDirectory(dir);
+      })
+      .catch((error: unknown) => {
+        flushError ??= error;
+      })
+      .finally(() => {
+        groupsInFlight--;
+      });
   };
   const inFlight = new Set<Promise<void>>();
-  const limit = Math.max(1, options.workers * 8);
+  // Enough files in flight that each worker always has its next chunk waiting.
+  const limit = Math.max(1, options.workers * CHUNK * 3);
   let cancelled = false;
   let dicomdirs = 0;
   try {
     for (const entry of walk(input)) {
+      // The disk is behind: wait for it rather than pile up unflushed files.
+      while (groupsInFlight > 2) await flushing;
+      if (flushError !== undefined) throw flushError;
       if (options.signal?.aborted === true) {
         cancelled = true;
         break;
@@ -368,13 +422,17 @@ export async function runBatch(options: BatchOptions): Promise<BatchSummary> {
         inFlight.delete(promise);
       });
       inFlight.add(promise);
-      if (inFlight.size >= limit) await Promise.race(inFlight);
+      // Wait for a whole chunk to come back before dispatching again, so that chunks go out full.
+      if (inFlight.size >= limit) while (inFlight.size > limit - CHUNK) await Promise.race(inFlight);
     }
     await Promise.all(inFlight);
     commit();
+    await flushing;
+    if (flushError !== undefined) throw flushError;
   } finally {
     await pool?.close();
-    for (const entry of pending) rmSync(entry.temp, { force: true });
+    await flushing;
+    for (const temp of unrenamed) rmSync(temp, { force: true });
     journal.close();
     reports.close();
   }

@@ -135,8 +135,34 @@ function writeOutput(
 /** Reads, de-identifies and writes one file. Never throws for a bad file: the result says what happened. */
 export function processFile(task: FileTask, engine: DeidEngine, options: WriteOptions): FileResult {
   const result = processFileInner(task, engine, options);
-  const line = { input: result.rel, output: result.output, code: result.code, ...(result.report ?? { ...engine.describe(), status: result.status, reason: result.reason }) };
-  return { ...result, reportJson: JSON.stringify(line) };
+  if (result.report === undefined) {
+    const line = { input: result.rel, output: result.output, code: result.code, ...engine.describe(), status: result.status, reason: result.reason };
+    return { ...result, reportJson: JSON.stringify(line) };
+  }
+  return { ...result, reportJson: reportLine(result.rel, result.output, result.code, result.report) };
+}
+
+/** JSON of action records without their hash, by path, action and rule: the same few hundred repeat in every file. */
+const actionJson = new Map<string, string>();
+
+/**
+ * The report as one JSON line: the same text as JSON.stringify of `{input, output, code, ...report}`, with the action
+ * records (most of the text) assembled from cached pieces.
+ */
+export function reportLine(input: string, output: string | undefined, code: string | undefined, report: FileReport): string {
+  let actions = '';
+  for (const action of report.actions) {
+    const key = `${action.path}\u0000${action.action}\u0000${action.rule}`;
+    let head = actionJson.get(key);
+    if (head === undefined) {
+      head = JSON.stringify({ path: action.path, keyword: action.keyword, action: action.action, rule: action.rule }).slice(0, -1);
+      if (actionJson.size >= 10_000) actionJson.clear();
+      actionJson.set(key, head);
+    }
+    actions += `${actions === '' ? '' : ','}${head}${action.oldValueHash === undefined ? '}' : `,"oldValueHash":${JSON.stringify(action.oldValueHash)}}`}`;
+  }
+  // Every quote inside a JSON string is escaped, so the first `"actions":[]` is the property itself.
+  return JSON.stringify({ input, output, code, ...report, actions: [] }).replace('"actions":[]', () => `"actions":[${actions}]`);
 }
 
 function processFileInner(task: FileTask, engine: DeidEngine, options: WriteOptions): Omit<FileResult, 'reportJson'> {

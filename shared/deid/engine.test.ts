@@ -202,6 +202,26 @@ describe('DeidEngine', () => {
     expect(outcome.status !== 'deidentified' && outcome.reason).toMatch(/in \(0020,4000\)/);
   });
 
+  it('matches identifying values as whole tokens only, in the element they occur in, wherever it is', () => {
+    const withComment = (comment: string, extra: TestItem = []): DeidOutcome =>
+      run(
+        ([...base.map(([t, v, vr]) => (t === 0x00204000 ? [t, comment, vr] : [t, v, vr])), ...extra] as TestItem).sort((a, b) => a[0] - b[0]),
+        { overrides: [{ tag: '(0020,4000)', action: 'keep' }, { tag: '(0008,103E)', action: 'keep' }] },
+      );
+    // Inside a longer word or number: not the value.
+    expect(withComment('Janeway and MRN-44556 and XACC998877').status).toBe('deidentified');
+    // At the start, at the end, beside punctuation: the value.
+    const atEnd = withComment('seen: MRN-4455');
+    expect(atEnd.status !== 'deidentified' && atEnd.reason).toMatch(/PatientID in \(0020,4000\)/);
+    const atStart = withComment('Jane, follow-up');
+    expect(atStart.status !== 'deidentified' && atStart.reason).toMatch(/PatientName in \(0020,4000\)/);
+    // Two kept elements side by side: a value split across them is not a match, one whole in the second is.
+    const split = withComment('MRN-', [[0x0008103e, '4455 series']]);
+    expect(split.status).toBe('deidentified');
+    const second = withComment('follow-up', [[0x0008103e, 'series of ACC998877']]);
+    expect(second.status !== 'deidentified' && second.reason).toMatch(/AccessionNumber in \(0008,103E\)/);
+  });
+
   it('quarantines burned-in annotation, ultrasound and overlays; drops SR by default', () => {
     const withTag = (extra: TestItem): TestItem => [...base, ...extra].sort((a, b) => a[0] - b[0]);
     const burned = run(withTag([[0x00280301, 'YES']]));

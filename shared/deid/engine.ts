@@ -213,7 +213,7 @@ interface FileState {
   readonly pseudonym: string;
   readonly dateOffset: number;
   /** Identifying values of the source file (raw bytes, trimmed), for Clean and the residual check. */
-  readonly identifying: { readonly label: string; readonly kind: IdentifyingKind; readonly bytes: Uint8Array }[];
+  readonly identifying: readonly IdentifyingValue[];
   readonly constants: Set<string>;
 }
 
@@ -227,6 +227,8 @@ export class DeidEngine {
   private readonly options: Readonly<Record<DeidOption, boolean>>;
   private readonly overrides: Map<number, DeidProfile['overrides'][number]>;
   private readonly engineName: string;
+  /** Table decisions by tag (and whether the element is a sequence): they depend only on the options. */
+  private readonly decisions = new Map<number, { action: 'D' | 'Z' | 'X' | 'K' | 'C' | 'U'; rule: string }>();
 
   constructor(private readonly config: DeidEngineOptions) {
     this.options = config.profile.options;
@@ -406,7 +408,9 @@ export class DeidEngine {
     return codes;
   }
 
-  private record(state: FileState, path: string, element: DicomElement, action: string, rule: string): void {
+  /** Records an action on `element`, found under the path `prefix` (empty at the top level). */
+  private record(state: FileState, prefix: string, element: DicomElement, action: string, rule: string): void {
+    const path = prefix === '' ? formatTag(element.tag) : `${prefix}${formatTag(element.tag)}`;
     const keyword = keywordOf(element.tag);
     const value = element.value;
     // U needs no hash of the old value: the new UID is itself a keyed hash of it.
@@ -422,8 +426,7 @@ export class DeidEngine {
     let changed = false;
     const keptCreators = this.keptPrivate(elements);
     for (const element of elements) {
-      const path = `${prefix}${formatTag(element.tag)}`;
-      const result = this.walkElement(element, state, path, encoding, inClean, keptCreators);
+      const result = this.walkElement(element, state, prefix, encoding, inClean, keptCreators);
       if (result === undefined) {
         changed = true;
         continue;
@@ -464,7 +467,7 @@ export class DeidEngine {
   private walkElement(
     element: DicomElement,
     state: FileState,
-    path: string,
+    prefix: string,
     encoding: Encoding,
     inClean: boolean,
     keptPrivate: Set<number>,
@@ -472,7 +475,7 @@ export class DeidEngine {
     const tag = element.tag;
     const group = tag >>> 16;
     if (group === 0x0002 || (tag & 0xffff) === 0x0000) {
-      this.record(state, path, element, 'X', group === 0x0002 ? 'file meta in the data set: removed' : 'group length: removed (lengths change)');
+      this.record(state, prefix, element, 'X', group === 0x0002 ? 'file meta in the data set: removed' : 'group length: removed (lengths change)');
       return undefined;
     }
     if (tag === 0x00120064 || tag === 0x00120062 || tag === 0x00120063 || tag === 0x00280303) {
@@ -483,26 +486,26 @@ export class DeidEngine {
     if (override !== undefined) {
       switch (override.action) {
         case 'keep':
-          this.record(state, path, element, 'K', 'profile override: keep');
+          this.record(state, prefix, element, 'K', 'profile override: keep');
           return { kind: 'raw', element };
         case 'remove':
-          this.record(state, path, element, 'X', 'profile override: remove');
+          this.record(state, prefix, element, 'X', 'profile override: remove');
           return undefined;
         case 'empty':
-          this.record(state, path, element, 'Z', 'profile override: empty');
+          this.record(state, prefix, element, 'Z', 'profile override: empty');
           return element.items !== undefined ? this.sequence(element, []) : { kind: 'value', tag, vr: element.vr, value: new Uint8Array(0) };
         case 'replace':
-          this.record(state, path, element, 'D', 'profile override: replace');
+          this.record(state, prefix, element, 'D', 'profile override: replace');
           state.constants.add(override.value ?? '');
           return { kind: 'value', tag, vr: element.vr, value: encodeStringValue(element.vr, override.value ?? '') };
       }
     }
     if (isPrivateTag(tag)) {
       if (keptPrivate.has(tag)) {
-        this.record(state, path, element, 'K', 'retainSafePrivate: allowlisted for its private creator');
+        this.record(state, prefix, element, 'K', 'retainSafePrivate: allowlisted for its private creator');
         return { kind: 'raw', element };
       }
-      this.record(state, path, element, 'X', 'private attribute: basic X');
+      this.record(state, prefix, element, 'X', 'private attribute: basic X');
       return undefined;
     }
     const vr = element.vr === 'UN' ? (lookupTag(tag)?.vr ?? 'UN') : element.vr;
@@ -510,14 +513,7 @@ export class DeidEngine {
     let action: 'D' | 'Z' | 'X' | 'K' | 'C' | 'U';
     let rule: string;
     if (row !== undefined) {
-      const effective = effectiveAction(row, this.options);
-      const chosen = chooseAction(effective.action, element.items !== undefined, tag);
-      action = chosen.action;
-      rule = chosen.why === '' ? effective.rule : `${effective.rule}; ${chosen.why}`;
-      if (action === 'X' && EMPTY_RATHER_THAN_REMOVE.has(tag)) {
-        action = 'Z';
-        rule = `${rule}; Z instead: Type 2C in the Patient module for animal subjects, emptying keeps the object valid`;
-      }
+      ({ action, rule } = this.tableDecision(row, tag, element.items !== undefined));
     } else if (DATE_VRS.has(vr)) {
       // PS3.15 E.1-1 note 4: every date and time, listed or not.
       action = this.options.retainLongitudinalFullDates ? 'K' : this.options.retainLongitudinalModifiedDates ? 'C' : 'D';
@@ -533,24 +529,24 @@ export class DeidEngine {
       rule = '';
     }
     if (tag === Tag.PatientName || tag === Tag.PatientID) {
-      this.record(state, path, element, 'D', `${rule}; replaced by the keyed patient pseudonym`);
+      this.record(state, prefix, element, 'D', `${rule}; replaced by the keyed patient pseudonym`);
       return { kind: 'value', tag, vr: element.vr, value: encodeStringValue(vr, state.pseudonym) };
     }
     if (element.items !== undefined) {
       if (action === 'X') {
-        this.record(state, path, element, 'X', rule);
+        this.record(state, prefix, element, 'X', rule);
         return undefined;
       }
       if (action === 'Z') {
-        this.record(state, path, element, 'Z', rule);
+        this.record(state, prefix, element, 'Z', rule);
         return this.sequence(element, []);
       }
       // K, C, D and U on a sequence: keep the items and apply the rules inside them (C and D clean free text too).
-      if (rule !== '') this.record(state, path, element, action, `${rule} (applied recursively to the items)`);
+      if (rule !== '') this.record(state, prefix, element, action, `${rule} (applied recursively to the items)`);
       const clean = inClean || action === 'C' || action === 'D';
       let changed = false;
       const items = element.items.map((item: DicomItem, index: number) => {
-        const walked = this.walkDataset(item.elements, state, `${path}[${index}].`, item.encoding, clean);
+        const walked = this.walkDataset(item.elements, state, `${prefix}${formatTag(tag)}[${index}].`, item.encoding, clean);
         if (walked.changed) changed = true;
         return walked.out;
       });
@@ -558,23 +554,23 @@ export class DeidEngine {
     }
     switch (action) {
       case 'K':
-        if (rule !== '') this.record(state, path, element, 'K', rule);
+        if (rule !== '') this.record(state, prefix, element, 'K', rule);
         return { kind: 'raw', element };
       case 'X':
-        this.record(state, path, element, 'X', rule);
+        this.record(state, prefix, element, 'X', rule);
         return undefined;
       case 'Z':
-        this.record(state, path, element, 'Z', rule);
+        this.record(state, prefix, element, 'Z', rule);
         return { kind: 'value', tag, vr: element.vr, value: new Uint8Array(0) };
       case 'U': {
-        this.record(state, path, element, 'U', rule);
+        this.record(state, prefix, element, 'U', rule);
         if (element.value === undefined || vr !== 'UI') return { kind: 'value', tag, vr: element.vr, value: new Uint8Array(0) };
         const uids = decodeAscii(element.value).replace(/[\0 ]+$/, '').split('\\');
         const mapped = uids.map((uid) => (uid === '' ? '' : this.pseudonyms.uid(uid.trim()))).join('\\');
         return { kind: 'value', tag, vr: element.vr, value: encodeStringValue('UI', mapped) };
       }
       case 'D': {
-        this.record(state, path, element, 'D', rule);
+        this.record(state, prefix, element, 'D', rule);
         if (vr === 'UI' && element.value !== undefined) {
           return { kind: 'value', tag, vr: element.vr, value: encodeStringValue('UI', this.pseudonyms.uid(decodeText(element.value))) };
         }
@@ -583,19 +579,37 @@ export class DeidEngine {
       }
       case 'C': {
         if (DATE_VRS.has(vr)) {
-          this.record(state, path, element, 'C', `${rule}; shifted by the patient's date offset`);
+          this.record(state, prefix, element, 'C', `${rule}; shifted by the patient's date offset`);
           return this.shifted(element, vr, state);
         }
         if (TEXT_VRS.has(vr) && element.value !== undefined) {
           const cleaned = scrub(element.value, state);
-          this.record(state, path, element, 'C', `${rule}; ${cleaned.removed} identifying fragment(s) removed`);
+          this.record(state, prefix, element, 'C', `${rule}; ${cleaned.removed} identifying fragment(s) removed`);
           if (cleaned.removed === 0) return { kind: 'raw', element };
           return { kind: 'value', tag, vr: element.vr, value: padEven(cleaned.bytes, vr) };
         }
-        this.record(state, path, element, 'X', `${rule}; cannot be cleaned, removed`);
+        this.record(state, prefix, element, 'X', `${rule}; cannot be cleaned, removed`);
         return undefined;
       }
     }
+  }
+
+  /** The action of a listed attribute under this engine's options (the same for every file: computed once per tag). */
+  private tableDecision(row: E11Row, tag: number, isSequence: boolean): { action: 'D' | 'Z' | 'X' | 'K' | 'C' | 'U'; rule: string } {
+    const key = tag * 2 + (isSequence ? 1 : 0);
+    const cached = this.decisions.get(key);
+    if (cached !== undefined) return cached;
+    const effective = effectiveAction(row, this.options);
+    const chosen = chooseAction(effective.action, isSequence, tag);
+    let action = chosen.action;
+    let rule = chosen.why === '' ? effective.rule : `${effective.rule}; ${chosen.why}`;
+    if (action === 'X' && EMPTY_RATHER_THAN_REMOVE.has(tag)) {
+      action = 'Z';
+      rule = `${rule}; Z instead: Type 2C in the Patient module for animal subjects, emptying keeps the object valid`;
+    }
+    const decision = { action, rule };
+    this.decisions.set(key, decision);
+    return decision;
   }
 
   private sequence(element: DicomElement, items: OutElement[][]): OutElement {
@@ -726,35 +740,53 @@ const IDENTIFYING_TAGS: readonly [number, string, IdentifyingKind][] = [
   [0x00200052, 'FrameOfReferenceUID', 'uid'],
 ];
 
+interface IdentifyingValue {
+  readonly label: string;
+  readonly kind: IdentifyingKind;
+  /** The value as bytes (for cleaning free text) and as a Latin-1 string (for the residual check). */
+  readonly bytes: Uint8Array;
+  readonly text: string;
+}
+
+/** The checkable parts of one identifying value (whole value, name components), cached: values repeat from file to file. */
+const partsCache = new Map<string, readonly { readonly part: string; readonly kind: IdentifyingKind; readonly bytes: Uint8Array }[]>();
+
+function partsOf(raw: Uint8Array, kind: IdentifyingKind, staff: boolean): readonly { readonly part: string; readonly kind: IdentifyingKind; readonly bytes: Uint8Array }[] {
+  const text = decodeAscii(raw);
+  const key = `${kind}${staff ? '+' : '-'}${text}`;
+  const cached = partsCache.get(key);
+  if (cached !== undefined) return cached;
+  const parts: { part: string; kind: IdentifyingKind; bytes: Uint8Array }[] = [];
+  for (const value of text.replace(/[\0 ]+$/, '').trim().split('\\')) {
+    const trimmed = value.trim();
+    // Names of staff and content creators may also name equipment (e.g. a lab's software): exempt there like parts.
+    const candidates: [string, IdentifyingKind][] = [[trimmed, staff ? 'name-part' : kind]];
+    // Components of a person name (family, given...).
+    if (kind === 'name') for (const component of trimmed.split(/[\^=]/)) candidates.push([component.trim(), 'name-part']);
+    for (const [part, partKind] of candidates) {
+      if (part.length < 4 || /^[0\s.^]*$/.test(part)) continue;
+      parts.push({ part, kind: partKind, bytes: encodeAscii(part) });
+    }
+  }
+  if (partsCache.size >= 4096) partsCache.clear();
+  partsCache.set(key, parts);
+  return parts;
+}
+
 /**
  * The identifying values of the source file: the attributes above at any sequence depth, and every person name (PN)
  * anywhere (physicians, operators, observers, SR person names), with their components.
  */
-function collectIdentifying(file: DicomFile, options: Readonly<Record<DeidOption, boolean>>): { label: string; kind: IdentifyingKind; bytes: Uint8Array }[] {
-  const wanted = new Map<number, readonly [string, IdentifyingKind]>();
-  for (const [tag, label, kind] of IDENTIFYING_TAGS) {
-    if (kind === 'date' && options.retainLongitudinalFullDates) continue;
-    if (kind === 'uid' && options.retainUids) continue;
-    if (kind === 'institution' && options.retainInstitutionIdentity) continue;
-    if (kind === 'device' && options.retainDeviceIdentity) continue;
-    wanted.set(tag, [label, kind]);
-  }
+function collectIdentifying(file: DicomFile, options: Readonly<Record<DeidOption, boolean>>): IdentifyingValue[] {
+  const wanted = wantedIdentifying(options);
   const seen = new Set<string>();
-  const values: { label: string; kind: IdentifyingKind; bytes: Uint8Array }[] = [];
+  const values: IdentifyingValue[] = [];
   const add = (label: string, kind: IdentifyingKind, element: DicomElement, staff = false): void => {
     if (element.value === undefined) return;
-    const text = decodeAscii(element.value).replace(/[\0 ]+$/, '').trim();
-    for (const value of text.split('\\')) {
-      const trimmed = value.trim();
-      // Names of staff and content creators may also name equipment (e.g. a lab's software): exempt there like parts.
-      const parts: [string, IdentifyingKind][] = [[trimmed, staff ? 'name-part' : kind]];
-      // Components of a person name (family, given...).
-      if (kind === 'name') for (const component of trimmed.split(/[\^=]/)) parts.push([component.trim(), 'name-part']);
-      for (const [part, partKind] of parts) {
-        if (part.length < 4 || /^[0\s.^]*$/.test(part) || seen.has(part)) continue;
-        seen.add(part);
-        values.push({ label, kind: partKind, bytes: encodeAscii(part) });
-      }
+    for (const { part, kind: partKind, bytes } of partsOf(element.value, kind, staff)) {
+      if (seen.has(part)) continue;
+      seen.add(part);
+      values.push({ label, kind: partKind, bytes, text: part });
     }
   };
   const visit = (elements: readonly DicomElement[], depth: number): void => {
@@ -768,6 +800,23 @@ function collectIdentifying(file: DicomFile, options: Readonly<Record<DeidOption
   };
   visit(file.dataset, 0);
   return values;
+}
+
+const wantedByOptions = new WeakMap<object, Map<number, readonly [string, IdentifyingKind]>>();
+/** The identifying attributes checked under these options (options that retain a kind of value exempt it). */
+function wantedIdentifying(options: Readonly<Record<DeidOption, boolean>>): Map<number, readonly [string, IdentifyingKind]> {
+  const cached = wantedByOptions.get(options);
+  if (cached !== undefined) return cached;
+  const wanted = new Map<number, readonly [string, IdentifyingKind]>();
+  for (const [tag, label, kind] of IDENTIFYING_TAGS) {
+    if (kind === 'date' && options.retainLongitudinalFullDates) continue;
+    if (kind === 'uid' && options.retainUids) continue;
+    if (kind === 'institution' && options.retainInstitutionIdentity) continue;
+    if (kind === 'device' && options.retainDeviceIdentity) continue;
+    wanted.set(tag, [label, kind]);
+  }
+  wantedByOptions.set(options, wanted);
+  return wanted;
 }
 
 /** Replaces identifying fragments in free text with `*`. */
@@ -796,16 +845,15 @@ const EXEMPT: Partial<Record<IdentifyingKind, ReadonlySet<number>>> = {
   'name-part': new Set(EQUIPMENT),
 };
 
-function isWordByte(byte: number | undefined): boolean {
-  return byte !== undefined && ((byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5a) || (byte >= 0x61 && byte <= 0x7a));
+function isWordChar(code: number): boolean {
+  return (code >= 0x30 && code <= 0x39) || (code >= 0x41 && code <= 0x5a) || (code >= 0x61 && code <= 0x7a);
 }
 
-/** The needle occurs as a whole token (not inside a longer word or number). */
-function containsToken(haystack: Uint8Array, needle: Uint8Array): boolean {
-  const first = needle[0] ?? 0;
-  outer: for (let i = haystack.indexOf(first); i !== -1 && i <= haystack.length - needle.length; i = haystack.indexOf(first, i + 1)) {
-    for (let j = 1; j < needle.length; j++) if (haystack[i + j] !== needle[j]) continue outer;
-    if (isWordByte(haystack[i - 1]) || isWordByte(haystack[i + needle.length])) continue;
+/** `needle` occurs in `text[from, to)` as a whole token (not inside a longer word or number). */
+function tokenAt(text: string, needle: string, from: number, to: number): boolean {
+  for (let i = text.indexOf(needle, from); i !== -1 && i + needle.length <= to; i = text.indexOf(needle, i + 1)) {
+    if (i > from && isWordChar(text.charCodeAt(i - 1))) continue;
+    if (i + needle.length < to && isWordChar(text.charCodeAt(i + needle.length))) continue;
     return true;
   }
   return false;
@@ -818,6 +866,18 @@ function checkedVr(kind: IdentifyingKind, vr: string): boolean {
   return CHECK_TEXT_VRS.has(vr);
 }
 
+/** The values to scan, laid end to end in one Latin-1 string (one search per identifying value, not one per element). */
+interface Haystack {
+  readonly parts: string[];
+  /** Per scanned element: where its value starts and ends in the joined text, its tag, VR and path prefix. */
+  readonly starts: number[];
+  readonly ends: number[];
+  readonly tags: number[];
+  readonly vrs: string[];
+  readonly prefixes: string[];
+  length: number;
+}
+
 /**
  * The residual-PHI check: scans every element that will be written (new values and the source bytes of the
  * elements copied unchanged, at every sequence depth, and the new file meta) for the identifying values of the
@@ -826,27 +886,57 @@ function checkedVr(kind: IdentifyingKind, vr: string): boolean {
  * never by value.
  */
 function residualCheck(meta: Uint8Array, state: FileState, out: readonly OutElement[]): { passed: boolean; valuesChecked: number; survivors: string[] } {
-  const needles = state.identifying.filter(({ bytes }) => !state.constants.has(decodeAscii(bytes)));
+  const needles = state.identifying.filter(({ text }) => !state.constants.has(text));
   const found = new Map<string, string[]>();
-  if (needles.length > 0) scan(out, needles, state.source, '', found);
-  for (const { label, kind, bytes } of needles) {
-    if (kind === 'uid' && containsToken(meta, bytes)) found.set(label, [...(found.get(label) ?? []), 'file meta']);
+  const note = (label: string, where: string): void => {
+    const list = found.get(label);
+    if (list === undefined) found.set(label, [where]);
+    else list.push(where);
+  };
+  if (needles.length > 0) {
+    const hay: Haystack = { parts: [], starts: [], ends: [], tags: [], vrs: [], prefixes: [], length: 0 };
+    gather(out, state.source, '', hay);
+    // A separator that is not a word character: a match cannot run from one value into the next.
+    const text = hay.parts.join('\n');
+    for (const needle of needles) {
+      for (let at = text.indexOf(needle.text); at !== -1; at = text.indexOf(needle.text, at + 1)) {
+        const index = elementAt(hay.starts, at);
+        const start = hay.starts[index] ?? 0;
+        const end = hay.ends[index] ?? 0;
+        const tag = hay.tags[index] ?? 0;
+        if (at + needle.text.length > end) continue;
+        if (!checkedVr(needle.kind, hay.vrs[index] ?? '') || EXEMPT[needle.kind]?.has(tag) === true) continue;
+        if (at > start && isWordChar(text.charCodeAt(at - 1))) continue;
+        if (at + needle.text.length < end && isWordChar(text.charCodeAt(at + needle.text.length))) continue;
+        note(needle.label, `${hay.prefixes[index] ?? ''}${formatTag(tag)}`);
+      }
+    }
+    const metaText = decodeAscii(meta);
+    for (const { label, kind, text: needle } of needles) {
+      if (kind === 'uid' && tokenAt(metaText, needle, 0, metaText.length)) note(label, 'file meta');
+    }
   }
   const survivors = [...found].map(([label, where]) => `${label} in ${where.slice(0, 3).join(' ')}`);
   return { passed: survivors.length === 0, valuesChecked: needles.length, survivors };
 }
 
-function scan(
-  out: readonly OutElement[],
-  needles: readonly { label: string; kind: IdentifyingKind; bytes: Uint8Array }[],
-  source: ByteSource,
-  prefix: string,
-  found: Map<string, string[]>,
-): void {
+/** The index of the element whose value range holds `position` (binary search on the start offsets). */
+function elementAt(starts: readonly number[], position: number): number {
+  let low = 0;
+  let high = starts.length - 1;
+  while (low < high) {
+    const mid = (low + high + 1) >>> 1;
+    if ((starts[mid] ?? 0) <= position) low = mid;
+    else high = mid - 1;
+  }
+  return low;
+}
+
+function gather(out: readonly OutElement[], source: ByteSource, prefix: string, hay: Haystack): void {
   for (const element of out) {
     const tag = outTag(element);
     if (element.kind === 'sequence') {
-      element.items.forEach((item, index) => scan(item, needles, source, `${prefix}${formatTag(tag)}[${index}].`, found));
+      element.items.forEach((item, index) => gather(item, source, `${prefix}${formatTag(tag)}[${index}].`, hay));
       continue;
     }
     const vr = isPrivateTag(tag) ? 'UN' : element.kind === 'value' ? element.vr : element.element.vr === 'UN' ? (lookupTag(tag)?.vr ?? 'UN') : element.element.vr;
@@ -858,10 +948,14 @@ function scan(
       bytes = raw.value ?? (raw.fragments === undefined && tag !== Tag.PixelData ? source.read(raw.valueOffset, raw.valueLength) : undefined);
     }
     if (bytes === undefined || bytes.length === 0) continue;
-    for (const needle of needles) {
-      if (!checkedVr(needle.kind, vr) || EXEMPT[needle.kind]?.has(tag) === true) continue;
-      if (containsToken(bytes, needle.bytes)) found.set(needle.label, [...(found.get(needle.label) ?? []), `${prefix}${formatTag(tag)}`]);
-    }
+    const value = decodeAscii(bytes);
+    hay.parts.push(value);
+    hay.starts.push(hay.length);
+    hay.ends.push(hay.length + value.length);
+    hay.tags.push(tag);
+    hay.vrs.push(vr);
+    hay.prefixes.push(prefix);
+    hay.length += value.length + 1;
   }
 }
 
