@@ -162,6 +162,9 @@ class AppendLog {
   }
 }
 
+/** Files listed once and kept for the second pass up to this many (beyond, the folder is walked again). */
+const LISTING_LIMIT = 200_000;
+
 /** Files sent to a worker in one message (and answered in one): messages cost more than a small file's work. */
 const CHUNK = 16;
 
@@ -290,11 +293,29 @@ export async function runBatch(options: BatchOptions): Promise<BatchSummary> {
   const journal = new AppendLog(journalPath);
   const reports = new AppendLog(join(reportsDir, 'files.jsonl'));
 
+  const durability = options.durability ?? 'group';
+  // Worker threads start while the input is counted.
+  const pool =
+    options.workers > 0
+      ? new WorkerPool(options.workerScript ?? '', options.workers, { profile: options.profile, key: options.key, outDir: output, durability })
+      : undefined;
   let filesTotal = 0;
   let bytesTotal = 0;
-  for (const entry of walk(input)) {
-    filesTotal++;
-    bytesTotal += statSync(entry.path).size;
+  let listed: { path: string; rel: string; size: number; mtimeMs: number }[] | undefined = [];
+  try {
+    for (const entry of walk(input)) {
+      const info = statSync(entry.path);
+      filesTotal++;
+      bytesTotal += info.size;
+      // The listing is kept for the second pass unless the batch is huge (memory stays bounded): walked again then.
+      if (listed !== undefined && listed.length < LISTING_LIMIT) listed.push({ ...entry, size: info.size, mtimeMs: info.mtimeMs });
+      else listed = undefined;
+    }
+  } catch (error) {
+    await pool?.close();
+    journal.close();
+    reports.close();
+    throw error;
   }
 
   const counts: Record<FileStatus | 'skipped' | 'resumed', number> = { deidentified: 0, quarantined: 0, dropped: 0, failed: 0, skipped: 0, resumed: 0 };
@@ -309,12 +330,7 @@ export async function runBatch(options: BatchOptions): Promise<BatchSummary> {
   let peakRss = process.memoryUsage.rss();
   let lastProgress = 0;
   let lastSync = performance.now();
-  const durability = options.durability ?? 'group';
   const engine = options.workers === 0 ? createDeidEngine(options.profile, options.key) : undefined;
-  const pool =
-    options.workers > 0
-      ? new WorkerPool(options.workerScript ?? '', options.workers, { profile: options.profile, key: options.key, outDir: output, durability })
-      : undefined;
   const profileDigest = digestOf(options.profile, nodeDeidCrypto(options.key));
 
   const record = (result: FileResult, key: string): void => {
@@ -387,7 +403,7 @@ export async function runBatch(options: BatchOptions): Promise<BatchSummary> {
   let cancelled = false;
   let dicomdirs = 0;
   try {
-    for (const entry of walk(input)) {
+    for (const entry of listed ?? walk(input)) {
       // The disk is behind: wait for it rather than pile up unflushed files.
       while (groupsInFlight > 2) await flushing;
       if (flushError !== undefined) throw flushError;
@@ -395,7 +411,7 @@ export async function runBatch(options: BatchOptions): Promise<BatchSummary> {
         cancelled = true;
         break;
       }
-      const info = statSync(entry.path);
+      const info = 'size' in entry ? entry : statSync(entry.path);
       const key = journalKey(entry.rel, info.size, info.mtimeMs);
       if (done.has(key)) {
         counts.resumed++;
