@@ -72,8 +72,10 @@ export function auditPaths(dataDir: string, keyFile?: string, databaseUrl?: stri
 /** Opens the trail's database (read-only for verification and export of the embedded SQLite file). */
 export function openAuditDb(paths: AuditPaths, options: { readonly?: boolean } = {}): SqlDb {
   if (paths.databaseUrl !== undefined) return new PostgresDb(paths.databaseUrl, { max: 4 });
-  if (options.readonly !== true) mkdirSync(dirname(paths.dbFile), { recursive: true, mode: 0o700 });
-  return new SqliteDb(paths.dbFile, options);
+  if (options.readonly === true) return new SqliteDb(paths.dbFile, options);
+  mkdirSync(dirname(paths.dbFile), { recursive: true, mode: 0o700 });
+  // Appends are durable before they resolve, without blocking the event loop for the fsync.
+  return new SqliteDb(paths.dbFile, { syncOffThread: true });
 }
 
 export function checkpointMessage(seq: number, hash: string, time: string): string {

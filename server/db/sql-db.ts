@@ -1,5 +1,9 @@
 import Database from 'better-sqlite3';
+import { closeSync, fdatasync, fstatSync, openSync, statSync } from 'node:fs';
+import { promisify } from 'node:util';
 import pg from 'pg';
+
+const fdatasyncFd = promisify(fdatasync);
 
 export type SqlRow = Record<string, unknown>;
 
@@ -28,6 +32,59 @@ export function toPostgresPlaceholders(sql: string): string {
   return sql.replace(/\?/g, () => `$${++n}`);
 }
 
+/**
+ * fdatasync of one file on the thread pool, through a descriptor kept open between calls (one thread-pool round trip
+ * per sync). Reopened when the path names another file than the one open (the file was removed and recreated).
+ */
+class FileSyncer {
+  #fd: number | undefined;
+  #ino = -1;
+  #inFlight = new Set<Promise<void>>();
+
+  constructor(readonly path: string) {}
+
+  async sync(): Promise<void> {
+    const ino = statSync(this.path).ino;
+    if (this.#fd === undefined || ino !== this.#ino) {
+      // Replaced file: later syncs use the new one; syncs still running on the old descriptor finish first.
+      if (this.#fd !== undefined) void this.#closeWhenIdle(this.#fd);
+      // Opened for writing: Windows flushes only writable handles.
+      this.#fd = openSync(this.path, 'r+');
+      this.#ino = fstatSync(this.#fd).ino;
+    }
+    const pending = fdatasyncFd(this.#fd);
+    this.#inFlight.add(pending);
+    try {
+      await pending;
+    } finally {
+      this.#inFlight.delete(pending);
+    }
+  }
+
+  async #closeWhenIdle(fd: number): Promise<void> {
+    await Promise.allSettled([...this.#inFlight]);
+    closeSync(fd);
+  }
+
+  async close(): Promise<void> {
+    const fd = this.#fd;
+    this.#fd = undefined;
+    if (fd !== undefined) await this.#closeWhenIdle(fd);
+  }
+}
+
+export interface SqliteDbOptions {
+  readonly?: boolean;
+  /**
+   * Make commits durable off the event loop: SQLite commits without waiting (WAL, `synchronous=NORMAL`, which still
+   * syncs the WAL header and every checkpoint), then a thread-pool fdatasync of the WAL file runs before the
+   * transaction resolves. A resolved `transaction` is as durable as with `synchronous=FULL`, but the event loop is
+   * not blocked for the fsync (the audit trail commits once per group of requests). Plain statements outside a
+   * transaction are not synced; use a transaction for writes that must be durable.
+   */
+  syncOffThread?: boolean;
+}
+
 /** better-sqlite3 is synchronous; a queue keeps a transaction's awaits from interleaving with other statements. */
 export class SqliteDb implements SqlDb {
   readonly dialect = 'sqlite' as const;
@@ -35,14 +92,20 @@ export class SqliteDb implements SqlDb {
   #queue: Promise<unknown> = Promise.resolve();
   /** Prepared statements by SQL text: preparing is a large share of a small statement's cost. */
   readonly #statements = new Map<string, Database.Statement>();
+  /** Syncs the WAL file after each commit, when commits do not sync themselves. */
+  readonly #walSyncer: FileSyncer | undefined;
 
-  constructor(file: string, options: { readonly?: boolean } = {}) {
+  constructor(file: string, options: SqliteDbOptions = {}) {
     this.#db = new Database(file, options.readonly === true ? { readonly: true, fileMustExist: true } : {});
+    let walToSync: string | undefined;
     if (options.readonly !== true) {
-      this.#db.pragma('journal_mode = WAL');
-      this.#db.pragma('synchronous = FULL');
+      const mode = String(this.#db.pragma('journal_mode = WAL', { simple: true })).toLowerCase();
+      // Only in WAL mode do a commit's pages all land in one file that one fdatasync makes durable.
+      walToSync = options.syncOffThread === true && mode === 'wal' && file !== ':memory:' && file !== '' ? `${file}-wal` : undefined;
+      this.#db.pragma(walToSync === undefined ? 'synchronous = FULL' : 'synchronous = NORMAL');
       this.#db.pragma('foreign_keys = ON');
     }
+    this.#walSyncer = walToSync === undefined ? undefined : new FileSyncer(walToSync);
     this.#db.pragma('busy_timeout = 10000');
   }
 
@@ -91,22 +154,33 @@ export class SqliteDb implements SqlDb {
     return this.#serial(() => void this.#db.exec(sql));
   }
 
-  transaction<T>(work: (tx: SqlDb) => Promise<T>): Promise<T> {
-    return this.#serial(async () => {
+  async transaction<T>(work: (tx: SqlDb) => Promise<T>): Promise<T> {
+    const result = await this.#serial(async () => {
       this.#db.exec('BEGIN IMMEDIATE');
       try {
-        const result = await work(this.#direct());
+        const value = await work(this.#direct());
         this.#db.exec('COMMIT');
-        return result;
+        return value;
       } catch (error) {
         if (this.#db.inTransaction) this.#db.exec('ROLLBACK');
         throw error;
       }
     });
+    // Outside the queue: the next transaction may commit while this sync runs (its own sync then covers it).
+    if (this.#walSyncer !== undefined) {
+      try {
+        await this.#walSyncer.sync();
+      } catch (error) {
+        // Closed meanwhile: closing checkpointed the WAL into the (synced) database file and removed it.
+        if (!(this.#db.open === false && (error as NodeJS.ErrnoException).code === 'ENOENT')) throw error;
+      }
+    }
+    return result;
   }
 
-  close(): Promise<void> {
-    return this.#serial(() => void this.#db.close());
+  async close(): Promise<void> {
+    await this.#serial(() => void this.#db.close());
+    await this.#walSyncer?.close();
   }
 }
 

@@ -1,7 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readdir, rm, stat, type FileHandle } from 'node:fs/promises';
+import { closeSync, constants as fsConstants, fdatasync as fsFdatasync, fsync as fsFsync, open as fsOpen, writev as fsWritev } from 'node:fs';
+import { mkdir, open, readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
+import { promisify } from 'node:util';
 import { AppError } from '../../shared/errors/app-error.js';
 import type { BlobStore, BlobWriter } from './blob-store.js';
 
@@ -107,14 +109,28 @@ export class FsBlobStore implements BlobStore {
   async close(): Promise<void> {}
 }
 
-/** Buffers up to FLUSH_BYTES before writing, so a typical instance costs one open, one write, one fdatasync, one close. */
+/**
+ * Buffers up to FLUSH_BYTES before writing. A blob that fits (the usual instance) costs one open with O_DSYNC and one
+ * write, which returns once the data are on stable storage (the same guarantee as write + fdatasync, one thread-pool
+ * round trip fewer); a larger one is written in FLUSH_BYTES pieces and fdatasync'd once at the end.
+ */
 const FLUSH_BYTES = 8 * 1024 * 1024;
+const { O_WRONLY, O_CREAT, O_EXCL } = fsConstants;
+/** Not defined on Windows (no effect there: the folder store is for servers). */
+const O_DSYNC = fsConstants.O_DSYNC ?? 0;
+
+const openFd = promisify(fsOpen);
+const writevFd = promisify(fsWritev);
+const fdatasyncFd = promisify(fsFdatasync);
+const fsyncFd = promisify(fsFsync);
 
 class FsBlobWriter implements BlobWriter {
   private size = 0;
   private pending: Buffer[] = [];
   private pendingBytes = 0;
-  private handle: FileHandle | undefined;
+  private fd: number | undefined;
+  /** The file was opened with O_DSYNC: each write is durable when it returns. */
+  private syncWrites = false;
   private closed = false;
   private markCreated: () => void = () => undefined;
   readonly created: Promise<void>;
@@ -128,24 +144,24 @@ class FsBlobWriter implements BlobWriter {
     });
   }
 
-  private async openFile(): Promise<FileHandle> {
-    if (this.handle === undefined) {
-      this.handle = await open(this.path, 'wx', 0o600);
+  private async openFile(syncWrites: boolean): Promise<number> {
+    if (this.fd === undefined) {
+      this.fd = await openFd(this.path, O_WRONLY | O_CREAT | O_EXCL | (syncWrites ? O_DSYNC : 0), 0o600);
+      this.syncWrites = syncWrites && O_DSYNC !== 0;
       this.markCreated();
     }
-    return this.handle;
+    return this.fd;
   }
 
-  private async flush(): Promise<void> {
+  private async flush(fd: number): Promise<void> {
     if (this.pending.length === 0) return;
-    const handle = await this.openFile();
     const buffers = this.pending;
     this.pending = [];
     this.pendingBytes = 0;
     let remaining = buffers.reduce((sum, buffer) => sum + buffer.length, 0);
     let queue = buffers;
     while (remaining > 0) {
-      const { bytesWritten } = await handle.writev(queue);
+      const { bytesWritten } = await writevFd(fd, queue);
       remaining -= bytesWritten;
       if (remaining > 0) {
         // Short write: drop what was written and retry with the rest.
@@ -167,37 +183,48 @@ class FsBlobWriter implements BlobWriter {
     this.pending.push(chunk);
     this.pendingBytes += chunk.length;
     this.size += chunk.length;
-    if (this.pendingBytes >= FLUSH_BYTES) await this.flush();
+    if (this.pendingBytes >= FLUSH_BYTES) await this.flush(await this.openFile(false));
   }
 
   async finish(): Promise<{ key: string; size: number }> {
     try {
-      await this.flush();
-      await (await this.openFile()).datasync();
+      // Still all in memory: one synchronous-data write makes it durable.
+      const fd = await this.openFile(this.fd === undefined && this.size > 0);
+      await this.flush(fd);
+      if (!this.syncWrites) await fdatasyncFd(fd);
     } finally {
-      this.closed = true;
-      await this.handle?.close();
+      this.close();
     }
     return { key: this.key, size: this.size };
+  }
+
+  /** close(2) of a regular file is a short system call: done here rather than as a thread-pool round trip. */
+  private close(): void {
+    this.closed = true;
+    if (this.fd === undefined) return;
+    const fd = this.fd;
+    this.fd = undefined;
+    try {
+      closeSync(fd);
+    } catch {
+      // Nothing to recover: the data were synced (or the write failed) before.
+    }
   }
 
   async abort(): Promise<void> {
     this.pending = [];
     this.markCreated();
-    if (!this.closed) {
-      this.closed = true;
-      await this.handle?.close().catch(() => undefined);
-    }
+    if (!this.closed) this.close();
     await rm(this.path, { force: true });
   }
 }
 
 export async function fsyncDir(path: string): Promise<void> {
   if (process.platform === 'win32') return;
-  const handle = await open(path, 'r');
+  const fd = await openFd(path, 'r');
   try {
-    await handle.sync();
+    await fsyncFd(fd);
   } finally {
-    await handle.close();
+    closeSync(fd);
   }
 }
