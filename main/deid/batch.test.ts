@@ -2,7 +2,7 @@ import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readd
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildDicom, type TestItem } from '../../shared/dicom/testing/build-dicom.js';
+import { buildDicom, imageAttributes, type TestItem } from '../../shared/dicom/testing/build-dicom.js';
 import { parseDeidProfile } from '../../shared/deid/profile.js';
 import { runBatch, type BatchOptions } from './batch.js';
 import { tree } from './test-support.js';
@@ -25,6 +25,7 @@ beforeAll(() => {
       [0x00100020, `ID-${i % 3}`],
       [0x0020000d, `1.2.3.${i % 3}.1`],
       [0x0020000e, `1.2.3.${i % 3}.2`],
+      ...imageAttributes({ rows: 64, columns: 64 }),
       [0x7fe00010, new Uint8Array(4096).fill(i), 'OW'],
     ];
     const folder = join(dir, 'in', `p${i % 3}`);

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildDicom, type TestItem } from '../../shared/dicom/testing/build-dicom.js';
+import { buildDicom, imageAttributes, type TestItem } from '../../shared/dicom/testing/build-dicom.js';
 import { repoRoot, tree } from './test-support.js';
 
 let dir: string;
@@ -21,6 +21,7 @@ function ct(patientId: string, name: string, sop: string, extra: TestItem = []):
     [0x0020000d, `${sop}.1`],
     [0x0020000e, `${sop}.2`],
     ...extra,
+    ...imageAttributes({ rows: 175, columns: 200, bitsAllocated: 16 }),
     [0x7fe00010, new Uint8Array(70_000).fill(9), 'OW'],
   ];
   return buildDicom(dataset.sort((a, b) => a[0] - b[0]));

@@ -20,6 +20,26 @@ const run = promisify(execFile);
 const key = new Uint8Array(32).fill(7);
 const corpusPresent = hasCorpus();
 
+/**
+ * Files of malformed/ that no rule of the standard separates from files the corpus counts as valid (no rule is keyed
+ * to a file, see shared/dicom/conformance.ts); they are handled like valid files:
+ * - orthanc_Issue140.dcm: a consistent 3×3 JPEG Lossless secondary capture (SOF3 3×3, 1 component, 8-bit, predictor 1,
+ *   offset table consistent; dcmdjpeg decodes it; dciodvfy reports only missing Type 2/2C attributes, as for many
+ *   valid files). Nothing is wrong with its encoding; quarantined as a secondary capture.
+ * - pydicom_SC_rgb_jpeg_app14_dcmd.dcm: JPEG Baseline RGB whose Adobe APP14 marker says "no colour transform", which
+ *   agrees with Photometric Interpretation RGB (the APP14 rule is enforced; this file passes it).
+ * - pydicom_JPEG-lossy.dcm: its DCT scan has spectral selection 0-0 instead of 0-63 (ITU-T T.81 B.2.3), exactly like
+ *   mixed/orthanc_TS_1.2.840.10008.1.2.4.51.dcm, which the corpus counts as valid (dcmdjpeg decodes both).
+ * - orthanc_Issue22-NoPixelData.dcm: an Enhanced MR image without Pixel Data, like the image files whose pixel data
+ *   was removed that the corpus counts as valid (e.g. mixed/charset/pydicom_chrJapMulti.dcm).
+ */
+const WITHOUT_PRINCIPLED_RULE = new Set([
+  'malformed/orthanc_Issue140.dcm',
+  'malformed/pydicom_SC_rgb_jpeg_app14_dcmd.dcm',
+  'malformed/pydicom_JPEG-lossy.dcm',
+  'malformed/orthanc_Issue22-NoPixelData.dcm',
+]);
+
 interface Batch {
   readonly dir: string;
   readonly out: string;
@@ -118,21 +138,19 @@ describe.skipIf(!corpusPresent)('de-identification over the shared corpus', () =
     expect(first.summary.counts.deidentified).toBeGreaterThan(300);
   });
 
-  it('gives every malformed file a clear, positioned error (or handles it safely)', () => {
+  it('gives every malformed file a clear, positioned error (except those no rule of the standard can tell apart)', () => {
     const malformed = first.results.filter((result) => result.rel.startsWith('malformed/') && result.rel.endsWith('.dcm'));
     expect(malformed.length).toBeGreaterThan(30);
     for (const result of malformed) {
-      if (result.status === 'failed') {
-        expect(result.code, result.rel).toBe('DICOM_MALFORMED');
-        expect(result.reason, result.rel).toMatch(/^offset \d+(, tag \([0-9A-F]{4},[0-9A-F]{4}\))?: \w/);
-      } else {
-        // Readable despite the oddity the file was collected for (e.g. a broken JPEG stream we never decode).
+      if (WITHOUT_PRINCIPLED_RULE.has(result.rel)) {
         expect(['deidentified', 'quarantined', 'dropped'], result.rel).toContain(result.status);
+        continue;
       }
+      expect(result.status, result.rel).toBe('failed');
+      expect(result.code, result.rel).toBe('DICOM_MALFORMED');
+      expect(result.reason, result.rel).toMatch(/^offset \d+(, tag \([0-9A-F]{4},[0-9A-F]{4}\))?: \w/);
     }
-    const generated = malformed.filter((result) => result.rel.startsWith('malformed/gen_'));
-    expect(generated.length).toBeGreaterThanOrEqual(10);
-    for (const result of generated) expect(result.status, result.rel).toBe('failed');
+    expect(malformed.filter((result) => WITHOUT_PRINCIPLED_RULE.has(result.rel)).map((result) => result.rel).sort()).toEqual([...WITHOUT_PRINCIPLED_RULE].sort());
   });
 
   it('passes the residual-PHI check on every output, and outputs are valid, marked and pseudonymised', () => {

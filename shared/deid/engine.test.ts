@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { MemorySource } from '../dicom/byte-source.js';
 import type { DicomElement } from '../dicom/model.js';
 import { parseDicom } from '../dicom/parser.js';
-import { buildDicom, type TestItem } from '../dicom/testing/build-dicom.js';
+import { buildDicom, imageAttributes, type TestItem } from '../dicom/testing/build-dicom.js';
 import { decodeText } from '../dicom/values.js';
 import { segmentsToBytes } from '../dicom/writer.js';
 import type { DeidCrypto } from './crypto.js';
@@ -43,6 +43,7 @@ const base: TestItem = [
   [0x0020000e, '1.2.826.0.1.3680043.99.3'],
   [0x00200052, '1.2.826.0.1.3680043.99.4'],
   [0x00204000, 'Patient Doe^Jane, MRN-4455, follow-up'],
+  ...imageAttributes({ rows: 16, columns: 16, bitsAllocated: 16 }),
   [0x00290010, 'ACME 1.0', 'LO'],
   [0x00291010, 'secret Doe', 'LO'],
   [0x00291011, Uint8Array.of(1, 2), 'OB'],
@@ -240,17 +241,14 @@ describe('DeidEngine', () => {
   });
 
   it('finds BurnedInAnnotation even in a data set whose elements are out of order', () => {
-    const unordered = [...base.filter(([t]) => t !== 0x7fe00010), [0x7fe00010, new Uint8Array(8), 'OW'], [0x00280301, 'YES']] as TestItem;
+    const unordered = [...base.filter(([t]) => t !== 0x7fe00010), [0x7fe00010, new Uint8Array(512), 'OW'], [0x00280301, 'YES']] as TestItem;
     expect(run(unordered).status).toBe('quarantined');
   });
 
   it('masks pixel rectangles when the profile defines a mask and Clean Pixel Data is chosen', () => {
     const image: TestItem = [
-      ...base.filter(([t]) => t !== 0x7fe00010),
-      [0x00280002, Uint8Array.of(1, 0), 'US'],
-      [0x00280010, Uint8Array.of(16, 0), 'US'],
-      [0x00280011, Uint8Array.of(16, 0), 'US'],
-      [0x00280100, Uint8Array.of(8, 0), 'US'],
+      ...base.filter(([t]) => t !== 0x7fe00010 && t >>> 16 !== 0x0028),
+      ...imageAttributes({ rows: 16, columns: 16, bitsAllocated: 8 }),
       [0x00280301, 'YES'],
       [0x7fe00010, new Uint8Array(256).fill(200), 'OB'],
     ].sort((a, b) => (a[0] as number) - (b[0] as number)) as TestItem;

@@ -1,5 +1,6 @@
 import { AppError } from '../errors/app-error.js';
 import type { ByteSource } from '../dicom/byte-source.js';
+import { checkConformance } from '../dicom/conformance.js';
 import { keywordOf, lookupTag } from '../dicom/dictionary.js';
 import type { DicomElement, DicomFile, DicomItem } from '../dicom/model.js';
 import { formatTag, isPrivateCreator, isPrivateTag, Tag } from '../dicom/tags.js';
@@ -268,6 +269,8 @@ export class DeidEngine {
 
   /** De-identifies one parsed file. Pure: the result says what to write; the runner writes it. */
   process(file: DicomFile): DeidOutcome {
+    // A file that breaks the standard's structure gets a positioned error (DICOM_MALFORMED), never a silent output.
+    checkConformance(file);
     const dataset = file.dataset;
     const sopClass = textOf(find(dataset, Tag.SOPClassUID), false) || textOf(find(file.meta, Tag.MediaStorageSOPClassUID), false);
     const modality = textOf(find(dataset, Tag.Modality), false).toUpperCase();

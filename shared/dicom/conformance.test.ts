@@ -3,13 +3,11 @@ import { isAppError } from '../errors/app-error.js';
 import { MemorySource } from './byte-source.js';
 import { checkConformance, findConformanceIssues, uidProblem } from './conformance.js';
 import { parseDicom } from './parser.js';
-import { buildDicom, type BuildOptions, type TestItem, type TestValue } from './testing/build-dicom.js';
+import { buildDicom, imageAttributes, type BuildOptions, type ImageOptions, type TestItem, type TestValue } from './testing/build-dicom.js';
 
 const POSITIONED = /^offset \d+(, tag \([0-9A-F]{4},[0-9A-F]{4}\))?: \w/;
 const SC = '1.2.840.10008.5.1.4.1.1.7';
 const CT = '1.2.840.10008.5.1.4.1.1.2';
-
-const us = (value: number, littleEndian = true): Uint8Array => (littleEndian ? Uint8Array.of(value & 0xff, value >> 8) : Uint8Array.of(value >> 8, value & 0xff));
 
 function identity(sopClass = SC): TestItem {
   return [
@@ -18,36 +16,6 @@ function identity(sopClass = SC): TestItem {
     [0x0020000d, '1.2.826.0.1.3680043.10.1.2'],
     [0x0020000e, '1.2.826.0.1.3680043.10.1.3'],
   ];
-}
-
-interface ImageOptions {
-  readonly rows?: number;
-  readonly columns?: number;
-  readonly samples?: number;
-  readonly photometric?: string;
-  readonly bitsAllocated?: number;
-  readonly bitsStored?: number;
-  readonly highBit?: number;
-  readonly frames?: string;
-  readonly littleEndian?: boolean;
-}
-
-function imageAttributes(options: ImageOptions = {}): TestItem {
-  const bitsAllocated = options.bitsAllocated ?? 8;
-  const bitsStored = options.bitsStored ?? bitsAllocated;
-  const le = options.littleEndian ?? true;
-  const attributes: TestItem = [
-    [0x00280002, us(options.samples ?? 1, le), 'US'],
-    [0x00280004, options.photometric ?? 'MONOCHROME2'],
-    [0x00280010, us(options.rows ?? 4, le), 'US'],
-    [0x00280011, us(options.columns ?? 4, le), 'US'],
-    [0x00280100, us(bitsAllocated, le), 'US'],
-    [0x00280101, us(bitsStored, le), 'US'],
-    [0x00280102, us(options.highBit ?? bitsStored - 1, le), 'US'],
-    [0x00280103, us(0, le), 'US'],
-  ];
-  if (options.frames !== undefined) attributes.splice(2, 0, [0x00280008, options.frames, 'IS']);
-  return attributes;
 }
 
 function image(pixelData: TestValue, options: ImageOptions = {}, build: BuildOptions = {}, sopClass = SC): Uint8Array {

@@ -128,3 +128,37 @@ export function buildDicom(dataset: TestItem, options: BuildOptions = {}): Uint8
   writeElements(out, dataset, explicit, le, options.undefinedItems ?? false);
   return Uint8Array.from(out.bytes);
 }
+
+/** US value bytes. */
+export const us = (value: number, littleEndian = true): Uint8Array => (littleEndian ? Uint8Array.of(value & 0xff, value >> 8) : Uint8Array.of(value >> 8, value & 0xff));
+
+export interface ImageOptions {
+  readonly rows?: number;
+  readonly columns?: number;
+  readonly samples?: number;
+  readonly photometric?: string;
+  readonly bitsAllocated?: number;
+  readonly bitsStored?: number;
+  readonly highBit?: number;
+  readonly frames?: string;
+  readonly littleEndian?: boolean;
+}
+
+/** The Image Pixel module attributes (group 0028, in tag order) of a small test image: 4 × 4, 8 bits, monochrome by default. */
+export function imageAttributes(options: ImageOptions = {}): TestItem {
+  const bitsAllocated = options.bitsAllocated ?? 8;
+  const bitsStored = options.bitsStored ?? bitsAllocated;
+  const le = options.littleEndian ?? true;
+  const attributes: TestItem = [
+    [0x00280002, us(options.samples ?? 1, le), 'US'],
+    [0x00280004, options.photometric ?? 'MONOCHROME2'],
+    [0x00280010, us(options.rows ?? 4, le), 'US'],
+    [0x00280011, us(options.columns ?? 4, le), 'US'],
+    [0x00280100, us(bitsAllocated, le), 'US'],
+    [0x00280101, us(bitsStored, le), 'US'],
+    [0x00280102, us(options.highBit ?? bitsStored - 1, le), 'US'],
+    [0x00280103, us(0, le), 'US'],
+  ];
+  if (options.frames !== undefined) attributes.splice(2, 0, [0x00280008, options.frames, 'IS']);
+  return attributes;
+}
