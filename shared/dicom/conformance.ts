@@ -193,7 +193,8 @@ export function uidProblem(uid: string): string | undefined {
   if (!/^[0-9.]+$/.test(uid)) return 'contains characters other than digits and periods';
   const components = uid.split('.');
   if (components.some((component) => component.length === 0)) return 'has an empty component (two periods in a row, or a period at an end)';
-  if (components.some((component) => component.length > 1 && component.startsWith('0'))) return 'has a component with a leading zero';
+  // Components with a leading zero break PS3.5 9.1 too, but legacy archives are full of them and they do not hide
+  // what the object is: they are not rejected (de-identification replaces the UIDs anyway).
   return undefined;
 }
 
