@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -51,6 +52,22 @@ describe('audit trail', () => {
     const result = await verifyAuditTrail(paths);
     expect(result).toMatchObject({ ok: true, entries: 57, lastSeq: 57, problems: [] });
     expect(result.checkpoints).toBeGreaterThanOrEqual(1);
+  });
+
+  it('keeps one chain while a flush commits before the previous one is synced, and publishes the newest head', async () => {
+    const paths = auditPaths(await mkdtemp(join(tmpdir(), 'paradim-audit-')));
+    const log = await AuditLog.open(paths, { checkpointEvery: 7 });
+    // Appends arriving on every turn of the event loop, as requests finish on a busy server: flushes overlap.
+    const appended: Promise<{ seq: number }>[] = [];
+    for (let i = 0; i < 120; i++) {
+      appended.push(log.append(event({ requestId: `req-${i}` })));
+      if (i % 3 === 0) await new Promise((resolve) => setImmediate(resolve));
+    }
+    const records = await Promise.all(appended);
+    expect(records.map((record) => record.seq).sort((a, b) => a - b)).toEqual(Array.from({ length: 120 }, (_, i) => i + 1));
+    await log.close();
+    expect(await verifyAuditTrail(paths)).toMatchObject({ ok: true, entries: 120, lastSeq: 120, problems: [] });
+    expect(JSON.parse(readFileSync(paths.headFile, 'utf8'))).toMatchObject({ seq: 120 });
   });
 
   it('keeps one chain when two processes share the trail', async () => {

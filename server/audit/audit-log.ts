@@ -171,7 +171,11 @@ export class AuditLog {
   readonly #checkpointEvery: number;
   readonly #checkpointMs: number;
   #queue: Pending[] = [];
-  #flushing: Promise<void> | null = null;
+  /** The flush that has not committed yet; the next one starts once it has (while its sync may still run). */
+  #committing: Promise<void> | null = null;
+  /** Flushes whose entries are not resolved yet (not yet durable). */
+  readonly #inFlight = new Set<Promise<void>>();
+  #publishedSeq = -1;
   #lastCheckpointAt = Date.now();
   #closed = false;
 
@@ -213,18 +217,32 @@ export class AuditLog {
     });
   }
 
-  /** One flush at a time; entries that arrive meanwhile go together in the next one. */
+  /**
+   * One flush commits at a time; entries that arrive meanwhile go together in the next one, which starts as soon as
+   * the previous one committed, so its sync overlaps the previous one's (each batch resolves after its own sync).
+   */
   #kick(): void {
-    if (this.#flushing !== null) return;
-    this.#flushing = new Promise<void>((resolve) => setImmediate(resolve))
-      .then(() => this.#flush())
+    if (this.#committing !== null) return;
+    let committed: () => void = () => undefined;
+    const committing = new Promise<void>((resolve) => {
+      committed = resolve;
+    });
+    this.#committing = committing;
+    const flush = new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.#flush(committed));
+    this.#inFlight.add(flush);
+    flush
       .finally(() => {
-        this.#flushing = null;
-        if (this.#queue.length > 0) this.#kick();
-      });
+        committed();
+        this.#inFlight.delete(flush);
+      })
+      .catch(() => undefined); // #flush settles its entries itself; close() sees a failure through #inFlight.
+    void committing.then(() => {
+      this.#committing = null;
+      if (this.#queue.length > 0) this.#kick();
+    });
   }
 
-  async #flush(): Promise<void> {
+  async #flush(committed: () => void): Promise<void> {
     const batch = this.#queue;
     this.#queue = [];
     if (batch.length === 0) return;
@@ -251,7 +269,7 @@ export class AuditLog {
           }
           return written;
         },
-        { lock: auditLock },
+        { lock: auditLock, onCommitted: committed },
       );
     } catch (error) {
       const failure = new AppError('AUDIT_WRITE_FAILED', [{ path: 'audit', issue: 'the audit database refused the write' }], { cause: error });
@@ -271,15 +289,18 @@ export class AuditLog {
   }
 
   #publishHead(checkpoint: Checkpoint): void {
+    // Flushes overlap: a newer checkpoint may be published first; never replace it with an older one.
+    if (checkpoint.seq <= this.#publishedSeq) return;
+    this.#publishedSeq = checkpoint.seq;
     // The head file anchors the embedded trail; replicas on PostgreSQL rely on the signed checkpoints in the database.
     if (this.#paths.databaseUrl === undefined) writeFileDurably(this.#paths.headFile, `${JSON.stringify(checkpoint)}\n`);
   }
 
   /** Waits for queued entries, then writes a checkpoint of the current head. */
   async checkpointNow(): Promise<void> {
-    while (this.#flushing !== null || this.#queue.length > 0) {
-      this.#kick();
-      await this.#flushing;
+    while (this.#committing !== null || this.#inFlight.size > 0 || this.#queue.length > 0) {
+      if (this.#queue.length > 0) this.#kick();
+      await Promise.all([this.#committing, ...this.#inFlight]);
     }
     const checkpoint = await this.#db.transaction(
       async (tx) => {

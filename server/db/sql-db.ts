@@ -20,10 +20,11 @@ export interface SqlDb {
   /** Several DDL statements separated by `;` (no parameters). */
   exec(sql: string): Promise<void>;
   /**
-   * One transaction. `lock` serialises writers across processes (PostgreSQL advisory lock; SQLite's write lock is
-   * taken by BEGIN IMMEDIATE anyway).
+   * One transaction; resolves once it is durable. `lock` serialises writers across processes (PostgreSQL advisory
+   * lock; SQLite's write lock is taken by BEGIN IMMEDIATE anyway). `onCommitted` is called as soon as it committed,
+   * which with `syncOffThread` is before the sync that makes it durable: a caller may start the next one then.
    */
-  transaction<T>(work: (tx: SqlDb) => Promise<T>, options?: { lock?: number }): Promise<T>;
+  transaction<T>(work: (tx: SqlDb) => Promise<T>, options?: { lock?: number; onCommitted?: () => void }): Promise<T>;
   close(): Promise<void>;
 }
 
@@ -154,7 +155,7 @@ export class SqliteDb implements SqlDb {
     return this.#serial(() => void this.#db.exec(sql));
   }
 
-  async transaction<T>(work: (tx: SqlDb) => Promise<T>): Promise<T> {
+  async transaction<T>(work: (tx: SqlDb) => Promise<T>, options: { onCommitted?: () => void } = {}): Promise<T> {
     const result = await this.#serial(async () => {
       this.#db.exec('BEGIN IMMEDIATE');
       try {
@@ -166,6 +167,7 @@ export class SqliteDb implements SqlDb {
         throw error;
       }
     });
+    options.onCommitted?.();
     // Outside the queue: the next transaction may commit while this sync runs (its own sync then covers it).
     if (this.#walSyncer !== undefined) {
       try {
@@ -218,7 +220,7 @@ export class PostgresDb implements SqlDb {
     return PostgresDb.#bound(this.#pool).exec(sql);
   }
 
-  async transaction<T>(work: (tx: SqlDb) => Promise<T>, options: { lock?: number } = {}): Promise<T> {
+  async transaction<T>(work: (tx: SqlDb) => Promise<T>, options: { lock?: number; onCommitted?: () => void } = {}): Promise<T> {
     const client = await this.#pool.connect();
     try {
       await client.query('BEGIN');
@@ -226,6 +228,7 @@ export class PostgresDb implements SqlDb {
       const tx: SqlDb = { ...PostgresDb.#bound(client), transaction: (inner) => inner(tx), close: async () => undefined };
       const result = await work(tx);
       await client.query('COMMIT');
+      options.onCommitted?.();
       return result;
     } catch (error) {
       await client.query('ROLLBACK').catch(() => undefined);
