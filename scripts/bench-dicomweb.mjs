@@ -227,17 +227,31 @@ try {
 
   // ---------------------------------------------------------------- STOW-RS (batch 10, concurrency 4)
   // Request bodies are built once, before timing, and sent identically to both servers.
-  const batches = [];
-  for (let i = 0; i < specs.length; i += 10) {
-    const boundary = `bench-${randomBytes(8).toString('hex')}`;
-    const chunks = [];
-    for (const spec of specs.slice(i, i + 10)) {
-      const bytes = instanceBytes(spec);
-      chunks.push(Buffer.from(`--${boundary}\r\nContent-Type: application/dicom\r\nContent-Length: ${bytes.length}\r\n\r\n`), bytes, Buffer.from('\r\n'));
+  const toBatches = (list) => {
+    const out = [];
+    for (let i = 0; i < list.length; i += 10) {
+      const boundary = `bench-${randomBytes(8).toString('hex')}`;
+      const chunks = [];
+      for (const spec of list.slice(i, i + 10)) {
+        const bytes = instanceBytes(spec);
+        chunks.push(Buffer.from(`--${boundary}\r\nContent-Type: application/dicom\r\nContent-Length: ${bytes.length}\r\n\r\n`), bytes, Buffer.from('\r\n'));
+      }
+      chunks.push(Buffer.from(`--${boundary}--\r\n`));
+      out.push({ boundary, body: Buffer.concat(chunks) });
     }
-    chunks.push(Buffer.from(`--${boundary}--\r\n`));
-    batches.push({ boundary, body: Buffer.concat(chunks) });
-  }
+    return out;
+  };
+  const batches = toBatches(specs);
+  // Untimed warm-up (as for the other measurements): 200 instances of a patient, date and modality that no query
+  // matches, so both servers start the timed rounds warm (JIT, caches, connections) and answer the same queries.
+  const warmStudy = uid();
+  const warmSeries = [uid(), uid()];
+  const warmUp = toBatches(
+    Array.from({ length: 200 }, (_, i) => ({
+      sop: uid(), study: warmStudy, series: warmSeries[i % 2], patient: 'WARMUP', date: '20000101', modality: 'OT',
+      seriesNumber: (i % 2) + 1, instanceNumber: Math.floor(i / 2) + 1, studyIndex: 99999, frameOfReference: warmStudy,
+    })),
+  );
   // The uploads go through node:http with each body written in one piece over 4 kept-alive connections (stowAgent).
   function post(url, headers, body) {
     return new Promise((resolve, reject) => {
@@ -357,6 +371,10 @@ try {
   // alike: STOW in four rounds of a quarter of the corpus each, then QIDO, WADO-RS and metadata passes in turn.
   const order = ['orthanc', 'paradim'];
   const results = { orthanc: { stowSeconds: 0 }, paradim: { stowSeconds: 0 } };
+  for (const key of order) {
+    process.stdout.write(`\rSTOW-RS warm-up: ${targets[key].name}…   `);
+    await stow(targets[key], warmUp);
+  }
   const rounds = 4;
   const perRound = Math.ceil(batches.length / rounds);
   for (let round = 0; round < rounds; round += 1) {
