@@ -1,7 +1,7 @@
 // Structural and consistency rules of the DICOM standard that a file can break while still being readable by the
 // parser: Part 10 framing (PS3.10 7.1, PS3.5 10.1), SOP identity (PS3.3 C.12.1), UID syntax (PS3.5 9.1), the Image
 // Pixel module (PS3.3 C.7.6.3), the length of native pixel data (PS3.5 8.1.1), sequences stored as UN (PS3.5 6.2.2)
-// and the headers of compressed frames against the data set (PS3.5 8.2, Annex A.4 and G; ITU-T T.81, T.87;
+// and the headers of compressed frames against the data set (PS3.5 8.2, Annex A.4 and G; ITU-T Tag.81, Tag.87;
 // ISO/IEC 15444-1). Every rule is a rule of the standard, never a rule about a particular file; where real files
 // commonly break a rule that does no harm to reading them (a missing preamble, padding after the pixel data, a JPEG
 // scan header with spectral selection 0-0, pixel data left out of an image), that rule is not enforced.
@@ -12,7 +12,7 @@
 import { AppError, type ErrorDetail } from '../errors/app-error.js';
 import { lookupTag } from './dictionary.js';
 import { UNDEFINED_LENGTH, type DicomElement, type DicomFile } from './model.js';
-import { formatTag } from './tags.js';
+import { formatTag, Tag } from './tags.js';
 import { decodeAscii } from './values.js';
 
 /** One conformance problem, positioned like the parser's errors (offset in the data set's source, and the tag). */
@@ -22,34 +22,6 @@ export interface ConformanceIssue {
   readonly issue: string;
 }
 
-const T = {
-  FileMetaInformationGroupLength: 0x00020000,
-  FileMetaInformationVersion: 0x00020001,
-  MediaStorageSOPClassUID: 0x00020002,
-  MediaStorageSOPInstanceUID: 0x00020003,
-  TransferSyntaxUID: 0x00020010,
-  ImplementationClassUID: 0x00020012,
-  SOPClassUID: 0x00080016,
-  SOPInstanceUID: 0x00080018,
-  StudyInstanceUID: 0x0020000d,
-  SeriesInstanceUID: 0x0020000e,
-  SamplesPerPixel: 0x00280002,
-  PhotometricInterpretation: 0x00280004,
-  NumberOfFrames: 0x00280008,
-  Rows: 0x00280010,
-  Columns: 0x00280011,
-  BitsAllocated: 0x00280100,
-  BitsStored: 0x00280101,
-  HighBit: 0x00280102,
-  PixelRepresentation: 0x00280103,
-  PixelDataProviderURL: 0x00287fe0,
-  EncapsulatedDocument: 0x00420011,
-  MIMETypeOfEncapsulatedDocument: 0x00420012,
-  ExtendedOffsetTable: 0x7fe00001,
-  FloatPixelData: 0x7fe00008,
-  DoubleFloatPixelData: 0x7fe00009,
-  PixelData: 0x7fe00010,
-} as const;
 
 const STORAGE_PREFIX = '1.2.840.10008.5.1.4.1.1.';
 
@@ -123,7 +95,7 @@ type Codec = 'jpeg' | 'jpeg-ls' | 'jpeg-2000' | 'rle';
 interface CompressedSyntax {
   readonly codec: Codec;
   readonly name: string;
-  /** JPEG: the SOF markers the process of this transfer syntax may use (PS3.5 A.4.1, T.81 Table B.1). */
+  /** JPEG: the SOF markers the process of this transfer syntax may use (PS3.5 A.4.1, Tag.81 Table B.1). */
   readonly sof?: readonly number[];
   /** JPEG lossless Selection Value 1 (PS3.5 A.4.1): the predictor must be 1. */
   readonly predictor1?: boolean;
@@ -212,17 +184,17 @@ function checkPart10(file: DicomFile, out: Collector): void {
     return;
   }
   const metaStart = file.meta[0]?.headerOffset ?? 0;
-  if (file.hasPreamble && file.meta[0]?.tag !== T.FileMetaInformationGroupLength) {
-    out.add(metaStart, T.FileMetaInformationGroupLength, 'the file meta information does not start with its group length (File Meta Information Group Length, Type 1, PS3.10 7.1), so where the data set starts is not declared');
+  if (file.hasPreamble && file.meta[0]?.tag !== Tag.FileMetaInformationGroupLength) {
+    out.add(metaStart, Tag.FileMetaInformationGroupLength, 'the file meta information does not start with its group length (File Meta Information Group Length, Type 1, PS3.10 7.1), so where the data set starts is not declared');
   }
-  const version = find(file.meta, T.FileMetaInformationVersion);
+  const version = find(file.meta, Tag.FileMetaInformationVersion);
   const bytes = version?.value;
   if (version !== undefined && bytes !== undefined && bytes.length > 0 && (bytes.length !== 2 || ((bytes[1] ?? 0) & 1) === 0)) {
-    out.add(version.headerOffset, T.FileMetaInformationVersion, 'the File Meta Information Version is not 00H 01H (version 1 of the file meta information, PS3.10 7.1)');
+    out.add(version.headerOffset, Tag.FileMetaInformationVersion, 'the File Meta Information Version is not 00H 01H (version 1 of the file meta information, PS3.10 7.1)');
   }
   for (const [tag, name] of [
-    [T.MediaStorageSOPClassUID, 'Media Storage SOP Class UID'],
-    [T.MediaStorageSOPInstanceUID, 'Media Storage SOP Instance UID'],
+    [Tag.MediaStorageSOPClassUID, 'Media Storage SOP Class UID'],
+    [Tag.MediaStorageSOPInstanceUID, 'Media Storage SOP Instance UID'],
   ] as const) {
     const element = find(file.meta, tag);
     const value = text(element);
@@ -236,25 +208,25 @@ function checkPart10(file: DicomFile, out: Collector): void {
 function checkIdentity(file: DicomFile, out: Collector): string | undefined {
   const dataset = file.dataset;
   const start = file.datasetOffset;
-  const mediaClass = text(find(file.meta, T.MediaStorageSOPClassUID));
-  const sopClassElement = find(dataset, T.SOPClassUID);
-  const sopInstanceElement = find(dataset, T.SOPInstanceUID);
+  const mediaClass = text(find(file.meta, Tag.MediaStorageSOPClassUID));
+  const sopClassElement = find(dataset, Tag.SOPClassUID);
+  const sopInstanceElement = find(dataset, Tag.SOPInstanceUID);
   const sopClass = text(sopClassElement);
   const sopInstance = text(sopInstanceElement);
   // A SOP Instance UID makes the data set a SOP instance, and the SOP Common module then requires its SOP Class UID
   // (Type 1). A data set with neither (e.g. a data set fragment) is not a SOP instance and is not checked here.
   if (sopInstance !== undefined && sopInstance !== '' && (sopClass === undefined || sopClass === '')) {
     const declared = mediaClass !== undefined && mediaClass !== '' ? ` (the file meta says ${mediaClass})` : '';
-    out.add(sopClassElement?.headerOffset ?? start, T.SOPClassUID, `the data set has a SOP Instance UID but no SOP Class UID${declared}, so what kind of object it is is not stated (SOP Common module, Type 1, PS3.3 C.12.1)`);
+    out.add(sopClassElement?.headerOffset ?? start, Tag.SOPClassUID, `the data set has a SOP Instance UID but no SOP Class UID${declared}, so what kind of object it is is not stated (SOP Common module, Type 1, PS3.3 C.12.1)`);
   }
   if (sopClass !== undefined && sopClass !== '' && mediaClass !== undefined && mediaClass !== '' && sopClass !== mediaClass) {
-    out.add(sopClassElement?.headerOffset ?? start, T.SOPClassUID, `the SOP Class UID (${sopClass}) differs from the Media Storage SOP Class UID of the file meta (${mediaClass}); they must be equal (PS3.10 7.1)`);
+    out.add(sopClassElement?.headerOffset ?? start, Tag.SOPClassUID, `the SOP Class UID (${sopClass}) differs from the Media Storage SOP Class UID of the file meta (${mediaClass}); they must be equal (PS3.10 7.1)`);
   }
   for (const [element, name] of [
     [sopClassElement, 'SOP Class UID'],
     [sopInstanceElement, 'SOP Instance UID'],
-    [find(dataset, T.StudyInstanceUID), 'Study Instance UID'],
-    [find(dataset, T.SeriesInstanceUID), 'Series Instance UID'],
+    [find(dataset, Tag.StudyInstanceUID), 'Study Instance UID'],
+    [find(dataset, Tag.SeriesInstanceUID), 'Series Instance UID'],
   ] as const) {
     const value = text(element);
     if (element === undefined || value === undefined || value === '') continue;
@@ -266,13 +238,13 @@ function checkIdentity(file: DicomFile, out: Collector): string | undefined {
 
 function checkEncapsulatedDocument(file: DicomFile, sopClass: string | undefined, out: Collector): void {
   if (sopClass?.startsWith(ENCAPSULATED_DOCUMENT_PREFIX) !== true) return;
-  const document = find(file.dataset, T.EncapsulatedDocument);
+  const document = find(file.dataset, Tag.EncapsulatedDocument);
   if (document === undefined || document.valueLength === 0) {
-    out.add(document?.headerOffset ?? file.datasetOffset, T.EncapsulatedDocument, 'this is an encapsulated document object but the Encapsulated Document is missing or empty (Type 1, PS3.3 C.24.2)');
+    out.add(document?.headerOffset ?? file.datasetOffset, Tag.EncapsulatedDocument, 'this is an encapsulated document object but the Encapsulated Document is missing or empty (Type 1, PS3.3 C.24.2)');
   }
-  const mime = find(file.dataset, T.MIMETypeOfEncapsulatedDocument);
+  const mime = find(file.dataset, Tag.MIMETypeOfEncapsulatedDocument);
   if (mime === undefined || mime.length === 0) {
-    out.add(mime?.headerOffset ?? file.datasetOffset, T.MIMETypeOfEncapsulatedDocument, 'this is an encapsulated document object but it does not say what type of document it holds (MIME Type of Encapsulated Document, Type 1, PS3.3 C.24.2)');
+    out.add(mime?.headerOffset ?? file.datasetOffset, Tag.MIMETypeOfEncapsulatedDocument, 'this is an encapsulated document object but it does not say what type of document it holds (MIME Type of Encapsulated Document, Type 1, PS3.3 C.24.2)');
   }
 }
 
@@ -322,14 +294,14 @@ const PHOTOMETRIC_SAMPLES = new Map<string, number>([
 
 /** The attributes of the Image Pixel module that say what an image is (PS3.3 C.7.6.3, all Type 1). */
 const IMAGE_DESCRIPTION: readonly (readonly [number, string])[] = [
-  [T.Rows, 'Rows'],
-  [T.Columns, 'Columns'],
-  [T.SamplesPerPixel, 'Samples per Pixel'],
-  [T.PhotometricInterpretation, 'Photometric Interpretation'],
-  [T.BitsAllocated, 'Bits Allocated'],
-  [T.BitsStored, 'Bits Stored'],
-  [T.HighBit, 'High Bit'],
-  [T.PixelRepresentation, 'Pixel Representation'],
+  [Tag.Rows, 'Rows'],
+  [Tag.Columns, 'Columns'],
+  [Tag.SamplesPerPixel, 'Samples per Pixel'],
+  [Tag.PhotometricInterpretation, 'Photometric Interpretation'],
+  [Tag.BitsAllocated, 'Bits Allocated'],
+  [Tag.BitsStored, 'Bits Stored'],
+  [Tag.HighBit, 'High Bit'],
+  [Tag.PixelRepresentation, 'Pixel Representation'],
 ];
 
 function missingOf(dataset: readonly DicomElement[], attributes: readonly (readonly [number, string])[]): string[] {
@@ -348,13 +320,13 @@ function missingOf(dataset: readonly DicomElement[], attributes: readonly (reado
  */
 function checkPixelModule(file: DicomFile, sopClass: string | undefined, out: Collector): PixelModule | undefined {
   const dataset = file.dataset;
-  const pixelData = find(dataset, T.PixelData) ?? find(dataset, T.FloatPixelData) ?? find(dataset, T.DoubleFloatPixelData);
+  const pixelData = find(dataset, Tag.PixelData) ?? find(dataset, Tag.FloatPixelData) ?? find(dataset, Tag.DoubleFloatPixelData);
   const imageName = sopClass === undefined ? undefined : IMAGE_SOP_CLASSES.get(sopClass);
   if (pixelData === undefined) {
     const missing = missingOf(dataset, IMAGE_DESCRIPTION);
     if (imageName !== undefined && (missing.includes('Rows') || missing.includes('Columns'))) {
-      const at = find(dataset, T.SOPClassUID)?.headerOffset ?? file.datasetOffset;
-      out.add(at, T.SOPClassUID, `the SOP Class is ${imageName}, an image object, but there is no image: no Pixel Data and no ${missing.join(', ')} (the Image Pixel module is mandatory for this object, PS3.3 C.7.6.3)`);
+      const at = find(dataset, Tag.SOPClassUID)?.headerOffset ?? file.datasetOffset;
+      out.add(at, Tag.SOPClassUID, `the SOP Class is ${imageName}, an image object, but there is no image: no Pixel Data and no ${missing.join(', ')} (the Image Pixel module is mandatory for this object, PS3.3 C.7.6.3)`);
     }
     return undefined;
   }
@@ -365,21 +337,21 @@ function checkPixelModule(file: DicomFile, sopClass: string | undefined, out: Co
     out.add(pixelData.headerOffset, pixelData.tag, `the file has pixel data but no ${missing.join(', ')}, so the image cannot be read (Image Pixel module, PS3.3 C.7.6.3)`);
     return undefined;
   }
-  const integer = pixelData.tag === T.PixelData;
-  const rowsElement = find(dataset, T.Rows);
-  const columnsElement = find(dataset, T.Columns);
+  const integer = pixelData.tag === Tag.PixelData;
+  const rowsElement = find(dataset, Tag.Rows);
+  const columnsElement = find(dataset, Tag.Columns);
   const rows = uint16(rowsElement) ?? 0;
   const columns = uint16(columnsElement) ?? 0;
-  const photometricElement = find(dataset, T.PhotometricInterpretation);
+  const photometricElement = find(dataset, Tag.PhotometricInterpretation);
   const photometric = text(photometricElement) ?? '';
-  const samplesElement = find(dataset, T.SamplesPerPixel);
+  const samplesElement = find(dataset, Tag.SamplesPerPixel);
   // Samples per Pixel follows from the photometric interpretation when a writer left it out.
   const samples = uint16(samplesElement) ?? PHOTOMETRIC_SAMPLES.get(photometric) ?? 0;
-  const bitsAllocatedElement = find(dataset, T.BitsAllocated);
+  const bitsAllocatedElement = find(dataset, Tag.BitsAllocated);
   const bitsAllocated = uint16(bitsAllocatedElement) ?? 0;
-  const bitsStoredElement = find(dataset, T.BitsStored);
+  const bitsStoredElement = find(dataset, Tag.BitsStored);
   const bitsStored = integer ? uint16(bitsStoredElement) : undefined;
-  const highBitElement = find(dataset, T.HighBit);
+  const highBitElement = find(dataset, Tag.HighBit);
   const highBit = integer ? uint16(highBitElement) : undefined;
   let usable = true;
   if (rows === 0 || columns === 0) {
@@ -388,29 +360,29 @@ function checkPixelModule(file: DicomFile, sopClass: string | undefined, out: Co
     usable = false;
   }
   if (integer && bitsAllocated !== 1 && bitsAllocated % 8 !== 0) {
-    out.add(bitsAllocatedElement?.headerOffset ?? 0, T.BitsAllocated, `Bits Allocated is ${bitsAllocated}; it must be 1 or a multiple of 8 (PS3.5 8.1.1)`);
+    out.add(bitsAllocatedElement?.headerOffset ?? 0, Tag.BitsAllocated, `Bits Allocated is ${bitsAllocated}; it must be 1 or a multiple of 8 (PS3.5 8.1.1)`);
     usable = false;
   }
-  if (!integer && bitsAllocated !== (pixelData.tag === T.FloatPixelData ? 32 : 64)) {
-    out.add(bitsAllocatedElement?.headerOffset ?? 0, T.BitsAllocated, `Bits Allocated is ${bitsAllocated} but floating point pixel data is ${pixelData.tag === T.FloatPixelData ? 32 : 64} bits (PS3.3 C.7.6.24)`);
+  if (!integer && bitsAllocated !== (pixelData.tag === Tag.FloatPixelData ? 32 : 64)) {
+    out.add(bitsAllocatedElement?.headerOffset ?? 0, Tag.BitsAllocated, `Bits Allocated is ${bitsAllocated} but floating point pixel data is ${pixelData.tag === Tag.FloatPixelData ? 32 : 64} bits (PS3.3 C.7.6.24)`);
     usable = false;
   }
   if (bitsStored !== undefined && (bitsStored === 0 || bitsStored > bitsAllocated)) {
-    out.add(bitsStoredElement?.headerOffset ?? 0, T.BitsStored, `Bits Stored (${bitsStored}) must be between 1 and Bits Allocated (${bitsAllocated}) (PS3.3 C.7.6.3, PS3.5 8.1.1)`);
+    out.add(bitsStoredElement?.headerOffset ?? 0, Tag.BitsStored, `Bits Stored (${bitsStored}) must be between 1 and Bits Allocated (${bitsAllocated}) (PS3.3 C.7.6.3, PS3.5 8.1.1)`);
   } else if (bitsStored !== undefined && highBit !== undefined && highBit !== bitsStored - 1) {
-    out.add(highBitElement?.headerOffset ?? 0, T.HighBit, `High Bit (${highBit}) must be one less than Bits Stored (${bitsStored}) (PS3.3 C.7.6.3)`);
+    out.add(highBitElement?.headerOffset ?? 0, Tag.HighBit, `High Bit (${highBit}) must be one less than Bits Stored (${bitsStored}) (PS3.3 C.7.6.3)`);
   }
   const expectedSamples = PHOTOMETRIC_SAMPLES.get(photometric);
   if (samplesElement !== undefined && expectedSamples !== undefined && expectedSamples !== samples) {
-    out.add(photometricElement?.headerOffset ?? 0, T.PhotometricInterpretation, `the Photometric Interpretation ${photometric} has ${expectedSamples} sample(s) per pixel but Samples per Pixel is ${samples} (PS3.3 C.7.6.3.1.2)`);
+    out.add(photometricElement?.headerOffset ?? 0, Tag.PhotometricInterpretation, `the Photometric Interpretation ${photometric} has ${expectedSamples} sample(s) per pixel but Samples per Pixel is ${samples} (PS3.3 C.7.6.3.1.2)`);
     usable = false;
   }
-  const framesElement = find(dataset, T.NumberOfFrames);
+  const framesElement = find(dataset, Tag.NumberOfFrames);
   let frames = 1;
   if (framesElement !== undefined && framesElement.length > 0) {
     const value = text(framesElement) ?? '';
     if (!/^[+]?[0-9]{1,12}$/.test(value) || Number(value) < 1) {
-      out.add(framesElement.headerOffset, T.NumberOfFrames, `Number of Frames "${value.replace(/[^ -~]/g, '?').slice(0, 16)}" is not a whole number of at least 1 (Integer String, PS3.5 6.2; PS3.3 C.7.6.6)`);
+      out.add(framesElement.headerOffset, Tag.NumberOfFrames, `Number of Frames "${value.replace(/[^ -~]/g, '?').slice(0, 16)}" is not a whole number of at least 1 (Integer String, PS3.5 6.2; PS3.3 C.7.6.6)`);
       usable = false;
     } else frames = Number(value);
   }
@@ -443,7 +415,7 @@ function checkEncapsulated(file: DicomFile, pixelData: DicomElement, pixel: Pixe
   const frames = pixel?.frames ?? 1;
   const source = file.datasetSource;
   if (table !== undefined && table.length > 0) {
-    const hasExtended = find(file.dataset, T.ExtendedOffsetTable) !== undefined;
+    const hasExtended = find(file.dataset, Tag.ExtendedOffsetTable) !== undefined;
     if (hasExtended) {
       out.add(table.offset - 8, tag, 'the Basic Offset Table must be empty when an Extended Offset Table is present (PS3.5 A.4)');
     } else if (table.length % 4 !== 0 || table.length / 4 !== frames) {
@@ -481,7 +453,7 @@ function checkEncapsulated(file: DicomFile, pixelData: DicomElement, pixel: Pixe
 
 const SOF_MARKERS = new Set([0xc0, 0xc1, 0xc2, 0xc3, 0xc5, 0xc6, 0xc7, 0xc9, 0xca, 0xcb, 0xcd, 0xce, 0xcf, 0xf7]);
 
-/** JPEG (ITU-T T.81) and JPEG-LS (ITU-T T.87): markers up to the first scan, frame header vs the data set. */
+/** JPEG (ITU-T Tag.81) and JPEG-LS (ITU-T Tag.87): markers up to the first scan, frame header vs the data set. */
 function checkJpeg(bytes: Uint8Array, where: (at: number) => number, tag: number, pixel: PixelModule, ts: CompressedSyntax, out: Collector): void {
   const codec = ts.codec === 'jpeg-ls' ? 'JPEG-LS' : 'JPEG';
   if (bytes[0] !== 0xff || bytes[1] !== 0xd8) {
@@ -494,7 +466,7 @@ function checkJpeg(bytes: Uint8Array, where: (at: number) => number, tag: number
   for (;;) {
     if (pos + 4 > bytes.length) return; // the header is longer than the window read: nothing more is checked
     if (bytes[pos] !== 0xff) {
-      out.add(where(pos), tag, `the ${codec} stream of the first frame has no marker where one is expected (byte ${pos} of the frame): the compressed stream is corrupt (ITU-T T.81 B.1)`);
+      out.add(where(pos), tag, `the ${codec} stream of the first frame has no marker where one is expected (byte ${pos} of the frame): the compressed stream is corrupt (ITU-T Tag.81 B.1)`);
       return;
     }
     const marker = bytes[pos + 1] ?? 0;
@@ -507,12 +479,12 @@ function checkJpeg(bytes: Uint8Array, where: (at: number) => number, tag: number
       continue;
     }
     if (marker === 0xd9 || marker === 0xd8 || marker === 0x00) {
-      out.add(where(pos), tag, `the ${codec} stream of the first frame has marker FF${marker.toString(16).toUpperCase().padStart(2, '0')} before any scan: the compressed stream is corrupt (ITU-T T.81 B.2)`);
+      out.add(where(pos), tag, `the ${codec} stream of the first frame has marker FF${marker.toString(16).toUpperCase().padStart(2, '0')} before any scan: the compressed stream is corrupt (ITU-T Tag.81 B.2)`);
       return;
     }
     const length = be16(bytes, pos + 2);
     if (length < 2) {
-      out.add(where(pos), tag, `the ${codec} marker segment at byte ${pos} of the first frame has an invalid length (${length}) (ITU-T T.81 B.1.1.4)`);
+      out.add(where(pos), tag, `the ${codec} marker segment at byte ${pos} of the first frame has an invalid length (${length}) (ITU-T Tag.81 B.1.1.4)`);
       return;
     }
     const body = pos + 4;
@@ -520,7 +492,7 @@ function checkJpeg(bytes: Uint8Array, where: (at: number) => number, tag: number
       if (pos + 2 + length > bytes.length) return;
       const components = bytes[body + 5] ?? 0;
       if (length !== 8 + 3 * components) {
-        out.add(where(pos), tag, `the ${codec} frame header of the first frame has length ${length}, which does not fit its ${components} component(s) (ITU-T T.81 B.2.2)`);
+        out.add(where(pos), tag, `the ${codec} frame header of the first frame has length ${length}, which does not fit its ${components} component(s) (ITU-T Tag.81 B.2.2)`);
         return;
       }
       sof = { marker, at: pos, precision: bytes[body] ?? 0, rows: be16(bytes, body + 1), columns: be16(bytes, body + 3), components };
@@ -528,7 +500,7 @@ function checkJpeg(bytes: Uint8Array, where: (at: number) => number, tag: number
       adobeTransform = bytes[body + 11];
     } else if (marker === 0xda) {
       if (sof === undefined) {
-        out.add(where(pos), tag, `the ${codec} stream of the first frame starts a scan before any frame header (SOF): the compressed stream is corrupt (ITU-T T.81 B.2)`);
+        out.add(where(pos), tag, `the ${codec} stream of the first frame starts a scan before any frame header (SOF): the compressed stream is corrupt (ITU-T Tag.81 B.2)`);
         return;
       }
       checkJpegFrame(sof, adobeTransform, bytes, pos, where, tag, pixel, ts, codec, out);
@@ -576,17 +548,17 @@ function checkJpegFrame(
   const length = be16(bytes, sosAt + 2);
   const count = bytes[sosAt + 4] ?? 0;
   if (sosAt + 2 + length > bytes.length || length !== 6 + 2 * count) {
-    if (sosAt + 2 + length <= bytes.length) out.add(where(sosAt), tag, `the JPEG scan header of the first frame has length ${length}, which does not fit its ${count} component(s) (ITU-T T.81 B.2.3)`);
+    if (sosAt + 2 + length <= bytes.length) out.add(where(sosAt), tag, `the JPEG scan header of the first frame has length ${length}, which does not fit its ${count} component(s) (ITU-T Tag.81 B.2.3)`);
     return;
   }
   const ss = bytes[sosAt + 5 + 2 * count] ?? 0;
   const se = bytes[sosAt + 6 + 2 * count] ?? 0;
   const approximation = bytes[sosAt + 7 + 2 * count] ?? 0;
-  // A sequential DCT scan should have spectral selection 0-63 (T.81 B.2.3), but encoders that write 0-0 are common and
+  // A sequential DCT scan should have spectral selection 0-63 (Tag.81 B.2.3), but encoders that write 0-0 are common and
   // decoders accept it, so that is not treated as an error here.
   if (sof.marker === 0xc3) {
     if (ss < 1 || ss > 7 || se !== 0 || approximation >> 4 !== 0) {
-      out.add(where(sosAt), tag, `the JPEG lossless scan header of the first frame has predictor ${ss}, end of selection ${se} and successive approximation ${approximation >> 4}; they must be 1-7, 0 and 0 (ITU-T T.81 H.1.2.2)`);
+      out.add(where(sosAt), tag, `the JPEG lossless scan header of the first frame has predictor ${ss}, end of selection ${se} and successive approximation ${approximation >> 4}; they must be 1-7, 0 and 0 (ITU-T Tag.81 H.1.2.2)`);
     } else if (ts.predictor1 === true && ss !== 1) {
       out.add(where(sosAt), tag, `the JPEG lossless stream uses predictor ${ss} but the transfer syntax ${ts.name} requires predictor 1 (PS3.5 A.4.1)`);
     }
@@ -653,11 +625,11 @@ function checkRle(bytes: Uint8Array, length: number, where: (at: number) => numb
 
 function checkPixelData(file: DicomFile, sopClass: string | undefined, out: Collector): void {
   const pixel = checkPixelModule(file, sopClass, out);
-  const pixelData = find(file.dataset, T.PixelData) ?? find(file.dataset, T.FloatPixelData) ?? find(file.dataset, T.DoubleFloatPixelData);
+  const pixelData = find(file.dataset, Tag.PixelData) ?? find(file.dataset, Tag.FloatPixelData) ?? find(file.dataset, Tag.DoubleFloatPixelData);
   if (pixelData === undefined) return;
   const uid = file.transferSyntax.uid;
   const encapsulated = pixelData.length === UNDEFINED_LENGTH;
-  if (NATIVE_TRANSFER_SYNTAXES.has(uid) || pixelData.tag !== T.PixelData) {
+  if (NATIVE_TRANSFER_SYNTAXES.has(uid) || pixelData.tag !== Tag.PixelData) {
     if (encapsulated) {
       out.add(pixelData.headerOffset, pixelData.tag, `the Pixel Data is encapsulated (compressed fragments) but the transfer syntax ${uid} is for uncompressed pixel data (PS3.5 A.4)`);
       return;

@@ -33,6 +33,13 @@ export const Tag = {
   Item: 0xfffee000,
   ItemDelimitationItem: 0xfffee00d,
   SequenceDelimitationItem: 0xfffee0dd,
+  PhotometricInterpretation: 0x00280004,
+  BitsStored: 0x00280101,
+  HighBit: 0x00280102,
+  PixelDataProviderURL: 0x00287fe0,
+  EncapsulatedDocument: 0x00420011,
+  MIMETypeOfEncapsulatedDocument: 0x00420012,
+  ExtendedOffsetTable: 0x7fe00001,
 } as const;
 
 /** `(0010,0010)` */
