@@ -1,4 +1,5 @@
 import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -80,6 +81,19 @@ describe('runBatch', () => {
   it('ends with every file failed when the worker script cannot start at all', async () => {
     const summary = await runBatch(options(join(dir, 'no-worker'), { workers: 2, workerScript: join(dir, 'missing-worker.cjs') }));
     expect(summary.counts.failed).toBe(12);
+  });
+
+  it('commits groups durably (the default): same outputs, no temp file left, no flush helper process left running', async () => {
+    const reference = join(dir, 'group-reference');
+    await runBatch(options(reference));
+    const out = join(dir, 'group');
+    const summary = await runBatch(options(out, { durability: 'group' }));
+    expect(summary.counts.deidentified).toBe(12);
+    expect(tree(out)).toEqual(tree(reference));
+    const names = (folder: string): string[] => readdirSync(folder, { recursive: true, encoding: 'utf8' });
+    expect(names(out).filter((name) => name.endsWith('.tmp'))).toEqual([]);
+    const helpers = spawnSync('pgrep', ['-f', 'paradim-syncfs'], { encoding: 'utf8' }).stdout.trim().split('\n').filter((pid) => pid !== '');
+    expect(helpers.filter((pid) => existsSync(`/proc/${pid}`) && readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(out))).toEqual([]);
   });
 
   it('runs again into an output folder that was deleted in between (same process)', async () => {
