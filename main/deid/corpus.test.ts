@@ -30,14 +30,11 @@ const corpusPresent = hasCorpus();
  *   agrees with Photometric Interpretation RGB (the APP14 rule is enforced; this file passes it).
  * - pydicom_JPEG-lossy.dcm: its DCT scan has spectral selection 0-0 instead of 0-63 (ITU-T T.81 B.2.3), exactly like
  *   mixed/orthanc_TS_1.2.840.10008.1.2.4.51.dcm, which the corpus counts as valid (dcmdjpeg decodes both).
- * - orthanc_Issue22-NoPixelData.dcm: an Enhanced MR image without Pixel Data, like the image files whose pixel data
- *   was removed that the corpus counts as valid (e.g. mixed/charset/pydicom_chrJapMulti.dcm).
  */
 const WITHOUT_PRINCIPLED_RULE = new Set([
   'malformed/orthanc_Issue140.dcm',
   'malformed/pydicom_SC_rgb_jpeg_app14_dcmd.dcm',
   'malformed/pydicom_JPEG-lossy.dcm',
-  'malformed/orthanc_Issue22-NoPixelData.dcm',
 ]);
 
 interface Batch {

@@ -191,6 +191,14 @@ describe('checkConformance', () => {
     it('rejects an image object with no image at all', () => {
       expectIssue(buildDicom([...identity('1.2.840.10008.5.1.4.1.1.4'), [0x00100010, 'Doe^Jane']]), /the SOP Class is MR Image, an image object, but there is no image/);
     });
+
+    it('rejects a multi-frame image whose declared frames are missing, unless a Pixel Data Provider URL serves them', () => {
+      const enhancedMr = '1.2.840.10008.5.1.4.1.1.4.1';
+      expectIssue(buildDicom([...identity(enhancedMr), ...imageAttributes({ frames: '24' })]), /Number of Frames says this Enhanced MR Image has 24 frame\(s\), but there is no Pixel Data/);
+      expectConformant(buildDicom([...identity(enhancedMr), ...imageAttributes({ frames: '24' }), [0x00287fe0, 'https://pacs.example/frames']]));
+      // Not an image object (MR spectroscopy counts frames of spectroscopy data): not held to it.
+      expectConformant(buildDicom([...identity('1.2.840.10008.5.1.4.1.1.4.2'), [0x00280008, '4', 'IS']]));
+    });
   });
 
   describe('Image Pixel module and native pixel data', () => {

@@ -327,6 +327,15 @@ function checkPixelModule(file: DicomFile, sopClass: string | undefined, out: Co
     if (imageName !== undefined && (missing.includes('Rows') || missing.includes('Columns'))) {
       const at = find(dataset, Tag.SOPClassUID)?.headerOffset ?? file.datasetOffset;
       out.add(at, Tag.SOPClassUID, `the SOP Class is ${imageName}, an image object, but there is no image: no Pixel Data and no ${missing.join(', ')} (the Image Pixel module is mandatory for this object, PS3.3 C.7.6.3)`);
+    } else if (imageName !== undefined && find(dataset, Tag.PixelDataProviderURL) === undefined) {
+      // A multi-frame image counts its frames (Multi-frame module, Type 1); declared frames with no pixel data and no
+      // provider to fetch them from are frames that are missing. (Single-frame images without pixel data are
+      // tolerated: test and header-only files are common and declare nothing that is missing.)
+      const framesElement = find(dataset, Tag.NumberOfFrames);
+      const frames = Number(text(framesElement) ?? '');
+      if (framesElement !== undefined && Number.isInteger(frames) && frames >= 1) {
+        out.add(framesElement.headerOffset, Tag.NumberOfFrames, `Number of Frames says this ${imageName} has ${frames} frame(s), but there is no Pixel Data (and no Pixel Data Provider URL): the frames are missing (PS3.3 C.7.6.6, C.7.6.3)`);
+      }
     }
     return undefined;
   }
