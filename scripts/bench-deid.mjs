@@ -74,53 +74,49 @@ const row = (name, run, count, size) => {
   return r;
 };
 
-// Warm the page cache once, then measure (median of the repeats, after a sync).
+// Warm the page cache once, then measure in rounds: each round runs every contender once, in the same order, so that
+// slow periods of a shared machine, and the cost of creating files right after deleting many (ext4 without a journal
+// skips recently freed inodes), fall on all of them alike. Figures are medians over the rounds, each after a sync.
 clean(join(work, 'out-cp'));
 execFileSync('cp', ['-r', corpus, join(work, 'out-cp')]);
 clean(join(work, 'out-cp'));
-const cpRuns = [];
-for (let i = 0; i < Number(process.env.PARADIM_BENCH_REPEATS ?? 3); i++) {
-  execFileSync('sync');
-  cpRuns.push(timed('cp', ['-r', corpus, join(work, 'out-cp')]));
-  clean(join(work, 'out-cp'));
-}
-cpRuns.sort((a, b) => a.seconds - b.seconds);
-const cp = row(`cp -r, median of ${cpRuns.length}`, cpRuns[Math.floor(cpRuns.length / 2)], files, bytes);
-
-const loopRuns = [];
-for (let i = 0; i < Number(process.env.PARADIM_BENCH_REPEATS ?? 3); i++) {
-  execFileSync('sync');
-  loopRuns.push(timed(process.execPath, [join(repo, 'scripts/bench-deid-copy-loop.mjs'), corpus, join(work, 'out-loop')]));
-  clean(join(work, 'out-loop'));
-}
-loopRuns.sort((a, b) => a.seconds - b.seconds);
-row(`Node read-write-unchanged loop, median of ${loopRuns.length}`, loopRuns[Math.floor(loopRuns.length / 2)], files, bytes);
-
 const key = join(work, 'bench.key');
 const repeats = Number(process.env.PARADIM_BENCH_REPEATS ?? 3);
-/** The median of `repeats` runs (the machine may be shared: single runs are noisy). */
-const runOurs = (label, extra) => {
-  const runs = [];
-  for (let i = 0; i < repeats; i++) {
-    const out = join(work, 'out-deid');
+const contenders = [
+  { label: 'cp -r', run: (out) => timed('cp', ['-r', corpus, out]) },
+  { label: 'Node read-write-unchanged loop', run: (out) => timed(process.execPath, [join(repo, 'scripts/bench-deid-copy-loop.mjs'), corpus, out]) },
+  ...[
+    [`paradim-deid (${workers} workers, group commit: default)`, []],
+    [`paradim-deid (${workers} workers, fsync each file)`, ['--durability', 'each']],
+    [`paradim-deid (${workers} workers, no flush)`, ['--durability', 'none']],
+  ].map(([label, extra]) => ({
+    label,
+    run: (out) => {
+      const result = timed(process.execPath, [cli, corpus, out, '--quiet', '--key', key, '--reports', `${out}-reports`, '--workers', String(workers), ...extra]);
+      if (result.status !== 0) {
+        console.error(result.stdout, result.stderr);
+        throw new Error(`paradim-deid exited with ${result.status}`);
+      }
+      return result;
+    },
+  })),
+];
+const runs = contenders.map(() => []);
+for (let round = 0; round < repeats; round++) {
+  contenders.forEach((contender, index) => {
+    const out = join(work, 'out-run');
     clean(out);
     clean(`${out}-reports`);
     execFileSync('sync');
-    const run = timed(process.execPath, [cli, corpus, out, '--quiet', '--key', key, '--reports', `${out}-reports`, '--workers', String(workers), ...extra]);
-    if (run.status !== 0) {
-      console.error(run.stdout, run.stderr);
-      throw new Error(`paradim-deid exited with ${run.status}`);
-    }
-    runs.push(run);
+    runs[index].push(contender.run(out));
     clean(out);
     clean(`${out}-reports`);
-  }
-  runs.sort((a, b) => a.seconds - b.seconds);
-  return row(`${label}, median of ${repeats}`, runs[Math.floor(runs.length / 2)], files, bytes);
-};
-const ours = runOurs(`paradim-deid (${workers} workers, group commit: default)`, []);
-const oursEach = runOurs(`paradim-deid (${workers} workers, fsync each file)`, ['--durability', 'each']);
-const oursNone = runOurs(`paradim-deid (${workers} workers, no flush)`, ['--durability', 'none']);
+  });
+}
+const [cp, , ours, oursEach, oursNone] = contenders.map((contender, index) => {
+  const sorted = runs[index].sort((a, b) => a.seconds - b.seconds);
+  return row(`${contender.label}, median of ${repeats}`, sorted[Math.floor(sorted.length / 2)], files, bytes);
+});
 
 const baselineOut = join(work, 'out-dcmjs');
 clean(baselineOut);

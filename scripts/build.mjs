@@ -2,7 +2,11 @@
 // Node sides (Electron main, preload, launcher, browser shell, companion server) with esbuild as single CommonJS
 // files: Electron's sandboxed preload must be one CommonJS file, and bundling keeps start-up fast.
 import { build } from 'esbuild';
-import { chmod, readFile, rm } from 'node:fs/promises';
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { chmod, copyFile, mkdir, readFile, rm } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { build as viteBuild } from 'vite';
 
@@ -44,6 +48,22 @@ const targets = {
     await chmod('app/deid/paradim-deid.cjs', 0o755);
   },
   renderer: () => viteBuild({ configFile: 'vite.config.ts', logLevel: 'warn' }),
+  // Optional native module (Linux): kernel-side copy of the byte ranges de-identification carries unchanged. Built
+  // against the running Node's own headers (no download); without a compiler the copy is done in JavaScript.
+  native: async () => {
+    if (process.platform !== 'linux') return;
+    const prefix = dirname(dirname(process.execPath));
+    const nodedir = process.env.npm_config_nodedir ?? (existsSync(join(prefix, 'include', 'node', 'node_api.h')) ? prefix : undefined);
+    const gyp = createRequire(import.meta.url).resolve('node-gyp/bin/node-gyp.js');
+    const args = [gyp, 'rebuild', '--directory', 'main/native', '--loglevel', 'error', ...(nodedir === undefined ? [] : [`--nodedir=${nodedir}`])];
+    const result = spawnSync(process.execPath, args, { encoding: 'utf8' });
+    if (result.status !== 0) {
+      console.warn(`note: the native copy module was not built (node-gyp: ${(result.stderr || result.stdout).trim().split('\n').pop()}); de-identification copies pixel data in JavaScript`);
+      return;
+    }
+    await mkdir('app/native', { recursive: true });
+    await copyFile('main/native/build/Release/copy_range.node', 'app/native/copy-range.node');
+  },
 };
 
 const selected = values.only === undefined ? Object.keys(targets) : values.only.split(',');

@@ -9,6 +9,7 @@ import type { Segment } from '../../shared/dicom/writer.js';
 import type { DeidEngine, DeidIdentity, FileReport, FileStatus } from '../../shared/deid/engine.js';
 import { isAppError } from '../../shared/errors/app-error.js';
 import { describeFsError } from '../services/atomic-write.js';
+import { nativeCopyRange } from './native-copy.js';
 
 export interface FileTask {
   /** Absolute input path. */
@@ -47,17 +48,56 @@ export interface WriteOptions {
   readonly durability: Durability;
 }
 
-const windowBuffer = new Uint8Array(1 << 20);
+/**
+ * The read window: with the kernel copy, only headers need to come into memory (64 KiB covers most); without it, 1 MiB,
+ * so that most single-frame files are read with one call and written from memory.
+ */
+const windowBuffer = new Uint8Array(nativeCopyRange() === undefined ? 1 << 20 : 64 * 1024);
 /** Temp names: 12 hex digits, unique per process and thread (random prefix, counter), without a random call per file. */
 const tempPrefix = randomBytes(2).toString('hex') + (threadId & 0xff).toString(16).padStart(2, '0');
 let tempCounter = 0;
 const copyBuffer = Buffer.allocUnsafe(1 << 20);
 const createdDirs = new Set<string>();
 
-function writeAll(fd: number, data: Uint8Array): void {
+
+/** Error codes on which the kernel copy is not possible for these files (filesystem, kernel): copy in JavaScript. */
+const COPY_FALLBACK = new Set(['EXDEV', 'ENOSYS', 'EOPNOTSUPP', 'EINVAL']);
+
+/** Writes all of `data` at `position`. */
+function writeAllAt(fd: number, data: Uint8Array, position: number): void {
   let written = 0;
-  while (written < data.length) written += writeSync(fd, data, written, data.length - written);
+  while (written < data.length) written += writeSync(fd, data, written, data.length - written, position + written);
 }
+
+/**
+ * Copies a range of the input file to `position` of the output: in the kernel when the native module is there (the
+ * bytes never enter this process), else through a buffer. Every write is positioned: the kernel copy does not move the
+ * descriptor's offset.
+ */
+function copyRangeTo(inFd: number, offset: number, length: number, fd: number, position: number): void {
+  const copyRange = nativeCopyRange();
+  let done = 0;
+  if (copyRange !== undefined && !kernelCopyRefused) {
+    try {
+      done = copyRange(inFd, offset, fd, position, length);
+      if (done < length) throw new Error('the input file shrank while it was being read');
+      return;
+    } catch (error) {
+      if (!COPY_FALLBACK.has((error as NodeJS.ErrnoException).code ?? '')) throw error;
+      // E.g. input and output on different kinds of filesystem: copy this and later ranges in JavaScript.
+      kernelCopyRefused = true;
+      done = 0;
+    }
+  }
+  while (done < length) {
+    const want = Math.min(copyBuffer.length, length - done);
+    const got = readSync(inFd, copyBuffer, 0, want, offset + done);
+    if (got <= 0) throw new Error('the input file shrank while it was being read');
+    writeAllAt(fd, copyBuffer.subarray(0, got), position + done);
+    done += got;
+  }
+}
+let kernelCopyRefused = false;
 
 /** Streams the new meta, the header chunks and the untouched source ranges into `path` (temp, fsync, rename). */
 function writeOutput(
@@ -89,8 +129,8 @@ function writeOutput(
     let pendingChunks: Uint8Array[] = [meta];
     const flush = (): void => {
       const length = pendingChunks.reduce((sum, chunk) => sum + chunk.length, 0);
-      const written = writevSync(fd, pendingChunks);
-      if (written < length) writeAll(fd, Buffer.concat(pendingChunks).subarray(written));
+      const written = writevSync(fd, pendingChunks, total);
+      if (written < length) writeAllAt(fd, Buffer.concat(pendingChunks).subarray(written), total + written);
       total += length;
       pendingChunks = [];
     };
@@ -101,22 +141,9 @@ function writeOutput(
       }
       flush();
       const inWindow = source instanceof WindowedSource ? source.peek(segment.offset, segment.length) : undefined;
-      if (inWindow !== undefined) {
-        // Small files are read whole by the first window read: no second read.
-        writeAll(fd, inWindow);
-      } else if (inFd === undefined) {
-        const bytes = source.read(segment.offset, segment.length);
-        writeAll(fd, bytes);
-      } else {
-        let done = 0;
-        while (done < segment.length) {
-          const want = Math.min(copyBuffer.length, segment.length - done);
-          const got = readSync(inFd, copyBuffer, 0, want, segment.offset + done);
-          if (got <= 0) throw new Error('the input file shrank while it was being read');
-          writeAll(fd, copyBuffer.subarray(0, got));
-          done += got;
-        }
-      }
+      if (inWindow !== undefined) writeAllAt(fd, inWindow, total);
+      else if (inFd === undefined) writeAllAt(fd, source.read(segment.offset, segment.length), total);
+      else copyRangeTo(inFd, segment.offset, segment.length, fd, total);
       total += segment.length;
     }
     flush();
@@ -172,8 +199,7 @@ function processFileInner(task: FileTask, engine: DeidEngine, options: WriteOpti
     fd = openSync(task.path, 'r');
     size = fstatSync(fd).size;
     const inFd = fd;
-    // A 1 MiB window, reused from file to file (files are processed one at a time per thread): most single-frame
-    // files are read with one read call, large ones stay bounded.
+    // The read window (see windowBuffer), reused from file to file: files are processed one at a time per thread.
     const source = new WindowedSource(size, (position, target) => readSync(inFd, target, 0, target.length, position), windowBuffer);
     const file = parseDicom(source, { inflate: (bytes) => new Uint8Array(inflateRawSync(bytes)) });
     const outcome = engine.process(file);

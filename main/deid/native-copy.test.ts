@@ -1,0 +1,85 @@
+import { spawnSync } from 'node:child_process';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildDicom, imageAttributes } from '../../shared/dicom/testing/build-dicom.js';
+import { nativeCopyRange } from './native-copy.js';
+import { repoRoot, requirePath, tree } from './test-support.js';
+
+// The native module and the CLI bundle come from `npm run build` (npm test builds before the unit tests).
+const built =
+  process.platform === 'linux' &&
+  requirePath(join(repoRoot, 'app/native/copy-range.node'), 'the native copy module', 'run npm run build (needs a C compiler and Node headers)') &&
+  requirePath(join(repoRoot, 'app/deid/paradim-deid.cjs'), 'the paradim-deid bundle', 'run npm run build');
+
+let dir: string;
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'paradim-native-copy-'));
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe.skipIf(!built)('kernel-side range copy', () => {
+  it('copies a range between positions without moving the output descriptor, and names errors', () => {
+    const copyRange = nativeCopyRange();
+    expect(copyRange).toBeDefined();
+    if (copyRange === undefined) return;
+    const source = join(dir, 'source');
+    writeFileSync(source, Buffer.from(Array.from({ length: 300_000 }, (_, i) => i % 251)));
+    const target = join(dir, 'target');
+    const input = openSync(source, 'r');
+    const output = openSync(target, 'w');
+    try {
+      writeSync(output, Buffer.from('HEAD'));
+      expect(copyRange(input, 1000, output, 4, 200_000)).toBe(200_000);
+      // The descriptor's offset is still after HEAD: an unpositioned write lands there.
+      writeSync(output, Buffer.from('X'));
+      // Past the end of the input: fewer bytes than asked.
+      expect(copyRange(input, 299_990, output, 200_004, 100)).toBe(10);
+    } finally {
+      closeSync(input);
+      closeSync(output);
+    }
+    const bytes = readFileSync(target);
+    const expected = Buffer.concat([Buffer.from('HEADX'), readFileSync(source).subarray(1001, 1000 + 200_000), readFileSync(source).subarray(299_990)]);
+    expect(bytes.equals(expected)).toBe(true);
+    const closed = openSync(source, 'r');
+    closeSync(closed);
+    expect(() => copyRange(closed, 0, closed, 0, 10)).toThrow(expect.objectContaining({ code: 'EBADF' }));
+  });
+
+  it('gives byte-identical outputs with and without it (the CLI, in worker threads)', () => {
+    // Pixel data larger than the 64 KiB read window, so that it is carried as a source range.
+    const input = join(dir, 'in');
+    for (let i = 0; i < 6; i++) {
+      const folder = join(input, `series-${i % 2}`);
+      mkdirSync(folder, { recursive: true });
+      const pixels = new Uint8Array(256 * 256 * 2).map((_, j) => (i * 31 + j) % 256);
+      const dataset = buildDicom([
+        [0x00080016, '1.2.840.10008.5.1.4.1.1.2'],
+        [0x00080018, `1.2.826.0.1.3680043.10.9.${i}`],
+        [0x00100010, 'Doe^Jane'],
+        [0x00100020, 'MRN-1'],
+        [0x0020000d, '1.2.826.0.1.3680043.10.9.100'],
+        [0x0020000e, `1.2.826.0.1.3680043.10.9.${200 + (i % 2)}`],
+        ...imageAttributes({ rows: 256, columns: 256, bitsAllocated: 16 }),
+        [0x7fe00010, pixels, 'OW'],
+      ]);
+      writeFileSync(join(folder, `IMG${i}`), dataset);
+    }
+    const key = join(dir, 'project.key');
+    const run = (mode: string): Map<string, string> => {
+      const out = join(dir, `out-${mode}`);
+      const result = spawnSync(process.execPath, [join(repoRoot, 'app/deid/paradim-deid.cjs'), input, out, '--key', key, '--reports', `${out}-reports`, '--workers', '2', '--quiet'], {
+        encoding: 'utf8',
+        env: { ...process.env, PARADIM_NATIVE_COPY: mode, PARADIM_DEID_MAP_PASSPHRASE: '' },
+      });
+      expect(result.status, result.stderr).toBe(0);
+      return tree(out);
+    };
+    const kernel = run('on');
+    const javascript = run('off');
+    expect(kernel.size).toBe(6);
+    expect(kernel).toEqual(javascript);
+  });
+});

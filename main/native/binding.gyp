@@ -1,0 +1,8 @@
+{
+  "targets": [
+    {
+      "target_name": "copy_range",
+      "sources": ["copy-range.c"]
+    }
+  ]
+}
