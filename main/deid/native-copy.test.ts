@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, cpSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -68,9 +68,9 @@ describe.skipIf(!built)('kernel-side range copy', () => {
       writeFileSync(join(folder, `IMG${i}`), dataset);
     }
     const key = join(dir, 'project.key');
-    const run = (mode: string): Map<string, string> => {
-      const out = join(dir, `out-${mode}`);
-      const result = spawnSync(process.execPath, [join(repoRoot, 'app/deid/paradim-deid.cjs'), input, out, '--key', key, '--reports', `${out}-reports`, '--workers', '2', '--quiet'], {
+    const run = (mode: string, from = input): Map<string, string> => {
+      const out = join(dir, `out-${mode}-${from === input ? 'here' : 'elsewhere'}`);
+      const result = spawnSync(process.execPath, [join(repoRoot, 'app/deid/paradim-deid.cjs'), from, out, '--key', key, '--reports', `${out}-reports`, '--workers', '2', '--quiet'], {
         encoding: 'utf8',
         env: { ...process.env, PARADIM_NATIVE_COPY: mode, PARADIM_DEID_MAP_PASSPHRASE: '' },
       });
@@ -81,5 +81,15 @@ describe.skipIf(!built)('kernel-side range copy', () => {
     const javascript = run('off');
     expect(kernel.size).toBe(6);
     expect(kernel).toEqual(javascript);
+    // Input on another kind of filesystem (tmpfs → here): the kernel refuses (EXDEV) and the copy falls back.
+    if (existsSync('/dev/shm')) {
+      const elsewhere = mkdtempSync('/dev/shm/paradim-native-copy-');
+      try {
+        cpSync(input, elsewhere, { recursive: true });
+        expect(run('on', elsewhere)).toEqual(javascript);
+      } finally {
+        rmSync(elsewhere, { recursive: true, force: true });
+      }
+    }
   });
 });

@@ -62,6 +62,8 @@ const createdDirs = new Set<string>();
 
 /** Error codes on which the kernel copy is not possible for these files (filesystem, kernel): copy in JavaScript. */
 const COPY_FALLBACK = new Set(['EXDEV', 'ENOSYS', 'EOPNOTSUPP', 'EINVAL']);
+/** Set once the kernel refused a copy: this thread copies in JavaScript from then on. */
+let kernelCopyRefused = false;
 
 /** Writes all of `data` at `position`. */
 function writeAllAt(fd: number, data: Uint8Array, position: number): void {
@@ -97,7 +99,6 @@ function copyRangeTo(inFd: number, offset: number, length: number, fd: number, p
     done += got;
   }
 }
-let kernelCopyRefused = false;
 
 /** Streams the new meta, the header chunks and the untouched source ranges into `path` (temp, fsync, rename). */
 function writeOutput(
