@@ -49,6 +49,8 @@ export interface BatchSummary {
   readonly filesTotal: number;
   readonly bytesIn: number;
   readonly bytesOut: number;
+  /** Of bytesOut, the bytes copied in the kernel (pixel data carried unchanged); 0 when copied through memory. */
+  readonly bytesCopiedInKernel: number;
   readonly elapsedMs: number;
   readonly peakRssBytes: number;
   readonly cancelled: boolean;
@@ -370,6 +372,7 @@ export async function runBatch(options: BatchOptions): Promise<BatchSummary> {
   let bytesDone = 0;
   let bytesIn = 0;
   let bytesOut = 0;
+  let bytesCopiedInKernel = 0;
   let peakRss = process.memoryUsage.rss();
   let lastProgress = 0;
   let lastSync = performance.now();
@@ -381,6 +384,7 @@ export async function runBatch(options: BatchOptions): Promise<BatchSummary> {
     bytesDone += result.bytesIn;
     bytesIn += result.bytesIn;
     bytesOut += result.bytesOut;
+    bytesCopiedInKernel += result.bytesCopiedInKernel ?? 0;
     counts[result.status]++;
     reports.text(result.reportJson);
     if (result.pendingTemp !== undefined && result.output !== undefined) {
@@ -514,6 +518,7 @@ export async function runBatch(options: BatchOptions): Promise<BatchSummary> {
     filesTotal,
     bytesIn,
     bytesOut,
+    bytesCopiedInKernel,
     elapsedMs: Math.round(performance.now() - started),
     peakRssBytes: peakRss,
     cancelled,

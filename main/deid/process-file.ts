@@ -27,6 +27,8 @@ export interface FileResult {
   readonly output?: string;
   readonly bytesIn: number;
   readonly bytesOut: number;
+  /** Of bytesOut, the bytes the kernel copied from the input (copy_file_range) without passing through memory. */
+  readonly bytesCopiedInKernel?: number;
   readonly report?: FileReport;
   /** The per-file report as one JSON line (input path, output path and the report). */
   readonly reportJson: string;
@@ -76,14 +78,15 @@ function writeAllAt(fd: number, data: Uint8Array, position: number): void {
  * bytes never enter this process), else through a buffer. Every write is positioned: the kernel copy does not move the
  * descriptor's offset.
  */
-function copyRangeTo(inFd: number, offset: number, length: number, fd: number, position: number): void {
+/** Returns true when the kernel did the copy. */
+function copyRangeTo(inFd: number, offset: number, length: number, fd: number, position: number): boolean {
   const copyRange = nativeCopyRange();
   let done = 0;
   if (copyRange !== undefined && !kernelCopyRefused) {
     try {
       done = copyRange(inFd, offset, fd, position, length);
       if (done < length) throw new Error('the input file shrank while it was being read');
-      return;
+      return true;
     } catch (error) {
       if (!COPY_FALLBACK.has((error as NodeJS.ErrnoException).code ?? '')) throw error;
       // E.g. input and output on different kinds of filesystem: copy this and later ranges in JavaScript.
@@ -98,6 +101,7 @@ function copyRangeTo(inFd: number, offset: number, length: number, fd: number, p
     writeAllAt(fd, copyBuffer.subarray(0, got), position + done);
     done += got;
   }
+  return false;
 }
 
 /** Streams the new meta, the header chunks and the untouched source ranges into `path` (temp, fsync, rename). */
@@ -108,7 +112,7 @@ function writeOutput(
   source: ByteSource,
   inFd: number | undefined,
   durability: Durability,
-): { bytes: number; pendingTemp?: string } {
+): { bytes: number; kernelBytes: number; pendingTemp?: string } {
   const dir = dirname(path);
   if (!createdDirs.has(dir)) {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
@@ -125,6 +129,7 @@ function writeOutput(
     fd = openSync(temp, 'wx', 0o600);
   }
   let total = 0;
+  let kernelBytes = 0;
   try {
     // Consecutive header chunks go out in one writev.
     let pendingChunks: Uint8Array[] = [meta];
@@ -144,7 +149,7 @@ function writeOutput(
       const inWindow = source instanceof WindowedSource ? source.peek(segment.offset, segment.length) : undefined;
       if (inWindow !== undefined) writeAllAt(fd, inWindow, total);
       else if (inFd === undefined) writeAllAt(fd, source.read(segment.offset, segment.length), total);
-      else copyRangeTo(inFd, segment.offset, segment.length, fd, total);
+      else if (copyRangeTo(inFd, segment.offset, segment.length, fd, total)) kernelBytes += segment.length;
       total += segment.length;
     }
     flush();
@@ -155,9 +160,9 @@ function writeOutput(
     throw error;
   }
   closeSync(fd);
-  if (durability === 'group') return { bytes: total, pendingTemp: temp };
+  if (durability === 'group') return { bytes: total, kernelBytes, pendingTemp: temp };
   renameSync(temp, path);
-  return { bytes: total };
+  return { bytes: total, kernelBytes };
 }
 
 /** Reads, de-identifies and writes one file. Never throws for a bad file: the result says what happened. */
@@ -219,6 +224,7 @@ function processFileInner(task: FileTask, engine: DeidEngine, options: WriteOpti
       output,
       bytesIn: size,
       bytesOut: written.bytes,
+      bytesCopiedInKernel: written.kernelBytes,
       report: outcome.report,
       identity: outcome.identity,
       ...(written.pendingTemp === undefined ? {} : { pendingTemp: written.pendingTemp }),
