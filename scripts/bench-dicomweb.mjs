@@ -3,10 +3,12 @@
 // STOW ≥ 2× Orthanc, every QIDO p95 ≤ Orthanc's, WADO-RS series ≥ Orthanc, metadata ≥ 2× Orthanc; durability on for both
 // (our server fsyncs files, folders and the SQLite WAL before answering; Orthanc runs with SyncStorageArea).
 //
-// Usage: npm run bench:dicomweb [-- --instances 2000 --rows 512 --columns 512 --queries 60]
+// Usage: npm run bench:dicomweb [-- --instances 2000 --rows 512 --columns 512 --queries 60 --verbose]
+// --verbose prints each STOW round (wall time, both servers' CPU, the machine's idle and I/O wait, our server's busiest
+// threads) and each WADO/metadata pass. PARADIM_BENCH_NODE_ARGS passes flags to our server's node (e.g. --cpu-prof).
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { Agent, request as httpRequest } from 'node:http';
 import { createServer } from 'node:net';
@@ -22,6 +24,7 @@ const { values } = parseArgs({
     columns: { type: 'string', default: '512' },
     queries: { type: 'string', default: '60' },
     keep: { type: 'boolean', default: false },
+    verbose: { type: 'boolean', default: false },
   },
 });
 const totalInstances = Number(values.instances);
@@ -181,7 +184,8 @@ const adminCli = (args) => {
 };
 adminCli(['user', 'create', '--name', 'bench', '--admin']);
 const ourToken = adminCli(['token', 'create', '--user', 'bench', '--permissions', 'read,write,download']);
-const ours = spawn(process.execPath, [join(repoRoot, 'app/server/cli.cjs'), 'serve', '--host', '127.0.0.1', '--port', String(ourPort), '--data', join(work, 'paradim'), '--log-level', 'warn'], {
+const ourNodeArgs = (process.env.PARADIM_BENCH_NODE_ARGS ?? '').split(' ').filter((arg) => arg !== '');
+const ours = spawn(process.execPath, [...ourNodeArgs, join(repoRoot, 'app/server/cli.cjs'), 'serve', '--host', '127.0.0.1', '--port', String(ourPort), '--data', join(work, 'paradim'), '--log-level', 'warn'], {
   stdio: ['ignore', 'ignore', 'inherit'],
 });
 await writeFile(
@@ -224,6 +228,45 @@ try {
     `Corpus: ${specs.length} instances (${studies.length} studies × ${seriesPerStudy} series × ${perSeries}), ${rows}×${columns} 16-bit, ${(corpusBytes / 1e9).toFixed(2)} GB; ` +
       `both servers on this machine, durability on.`,
   );
+
+  // CPU accounting from /proc (Linux): per process (user, system seconds), per thread of our server, and the machine.
+  const ticks = 100;
+  const procTimes = (path) => {
+    const raw = readFileSync(path, 'utf8');
+    const fields = raw.slice(raw.lastIndexOf(')') + 2).split(' ');
+    return { name: raw.slice(raw.indexOf('(') + 1, raw.lastIndexOf(')')), user: Number(fields[11]) / ticks, system: Number(fields[12]) / ticks };
+  };
+  const cpuSnapshot = () => {
+    const snapshot = { threads: {} };
+    for (const key of order) snapshot[key] = procTimes(`/proc/${targets[key].pid}/stat`);
+    if (values.verbose) {
+      for (const tid of readdirSync(`/proc/${ours.pid}/task`)) {
+        try {
+          const thread = procTimes(`/proc/${ours.pid}/task/${tid}/stat`);
+          snapshot.threads[tid === String(ours.pid) ? 'main' : `${thread.name}#${tid}`] = thread.user + thread.system;
+        } catch {
+          // The thread ended.
+        }
+      }
+    }
+    const machine = readFileSync('/proc/stat', 'utf8').split('\n')[0].split(/\s+/).slice(1).map(Number);
+    snapshot.idle = machine[3] ?? 0;
+    snapshot.iowait = machine[4] ?? 0;
+    snapshot.total = machine.reduce((a, b) => a + b, 0);
+    return snapshot;
+  };
+  const describeRound = (label, seconds, before, after) => {
+    const cpu = (key) => `${targets[key].name} CPU ${(after[key].user - before[key].user).toFixed(2)} user + ${(after[key].system - before[key].system).toFixed(2)} sys s`;
+    const total = after.total - before.total || 1;
+    const threads = Object.entries(after.threads)
+      .map(([name, time]) => [name, time - (before.threads[name] ?? 0)])
+      .filter(([, time]) => time >= 0.03)
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, 6)
+      .map(([name, time]) => `${name} ${time.toFixed(2)}`)
+      .join(', ');
+    return `${label}: ${seconds.toFixed(2)} s; ${order.map(cpu).join('; ')}; machine idle ${((100 * (after.idle - before.idle)) / total).toFixed(0)}%, I/O wait ${((100 * (after.iowait - before.iowait)) / total).toFixed(0)}%; our threads (s): ${threads}`;
+  };
 
   // ---------------------------------------------------------------- STOW-RS (batch 10, concurrency 4)
   // Request bodies are built once, before timing, and sent identically to both servers.
@@ -370,7 +413,7 @@ try {
   // The two servers are measured alternately, round by round, so that load from elsewhere on the machine affects both
   // alike: STOW in four rounds of a quarter of the corpus each, then QIDO, WADO-RS and metadata passes in turn.
   const order = ['orthanc', 'paradim'];
-  const results = { orthanc: { stowSeconds: 0 }, paradim: { stowSeconds: 0 } };
+  const results = { orthanc: { stowSeconds: 0, stowCpu: { orthanc: 0, paradim: 0 } }, paradim: { stowSeconds: 0, stowCpu: { orthanc: 0, paradim: 0 } } };
   for (const key of order) {
     process.stdout.write(`\rSTOW-RS warm-up: ${targets[key].name}…   `);
     await stow(targets[key], warmUp);
@@ -381,7 +424,12 @@ try {
     const slice = batches.slice(round * perRound, (round + 1) * perRound);
     for (const key of order) {
       process.stdout.write(`\rSTOW-RS round ${round + 1}/${rounds}: ${targets[key].name}…   `);
-      results[key].stowSeconds += await stow(targets[key], slice);
+      const before = cpuSnapshot();
+      const secs = await stow(targets[key], slice);
+      const after = cpuSnapshot();
+      for (const name of order) results[key].stowCpu[name] += after[name].user + after[name].system - before[name].user - before[name].system;
+      if (values.verbose) console.error(`\n  ${describeRound(`${targets[key].name} round ${round + 1}`, secs, before, after)}`);
+      results[key].stowSeconds += secs;
     }
   }
   for (const key of order) results[key].stow = specs.length / results[key].stowSeconds;
@@ -395,6 +443,7 @@ try {
       for (const key of order) {
         process.stdout.write(`\r${name} pass ${pass + 1}/3: ${targets[key].name}…   `);
         rates[key].push(await run(targets[key]));
+        if (values.verbose) console.error(`\n  ${targets[key].name} ${name} pass ${pass + 1}: ${rates[key].at(-1).toFixed(0)}`);
       }
     }
     // Median of three.
@@ -415,6 +464,8 @@ try {
     lines.push([metric, `${ourValue.toFixed(1)} ${unit}`, `${theirValue.toFixed(1)} ${unit}`, `${ratio.toFixed(2)}×`, met]);
   };
   row('STOW-RS instances/s (batch 10, conc. 4)', p.stow, o.stow, 'inst/s', true, (a, b) => a >= 2 * b);
+  // Each server's own CPU (all threads, user + system) during its timed STOW rounds, per stored instance.
+  row('STOW-RS server CPU per instance', (1000 * p.stowCpu.paradim) / specs.length, (1000 * o.stowCpu.orthanc) / specs.length, 'ms', false);
   for (const name of Object.keys(queries)) {
     row(`QIDO-RS ${name} p50`, p.qido[name].p50, o.qido[name].p50, 'ms', false);
     row(`QIDO-RS ${name} p95`, p.qido[name].p95, o.qido[name].p95, 'ms', false, (a, b) => a <= b);

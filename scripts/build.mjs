@@ -48,21 +48,28 @@ const targets = {
     await chmod('app/deid/paradim-deid.cjs', 0o755);
   },
   renderer: () => viteBuild({ configFile: 'vite.config.ts', logLevel: 'warn' }),
-  // Optional native module (Linux): kernel-side copy of the byte ranges de-identification carries unchanged. Built
-  // against the running Node's own headers (no download); without a compiler the copy is done in JavaScript.
+  // Optional native modules (Linux), built against the running Node's own headers (no download): the kernel-side copy
+  // of the byte ranges de-identification carries unchanged (main/native), and the server's one-task durable blob
+  // write with direct I/O (server/native). Without a compiler both fall back to JavaScript.
   native: async () => {
     if (process.platform !== 'linux') return;
     const prefix = dirname(dirname(process.execPath));
     const nodedir = process.env.npm_config_nodedir ?? (existsSync(join(prefix, 'include', 'node', 'node_api.h')) ? prefix : undefined);
     const gyp = createRequire(import.meta.url).resolve('node-gyp/bin/node-gyp.js');
-    const args = [gyp, 'rebuild', '--directory', 'main/native', '--loglevel', 'error', ...(nodedir === undefined ? [] : [`--nodedir=${nodedir}`])];
-    const result = spawnSync(process.execPath, args, { encoding: 'utf8' });
-    if (result.status !== 0) {
-      console.warn(`note: the native copy module was not built (node-gyp: ${(result.stderr || result.stdout).trim().split('\n').pop()}); de-identification copies pixel data in JavaScript`);
-      return;
+    const modules = [
+      { directory: 'main/native', built: 'copy_range.node', name: 'copy-range.node', without: 'de-identification copies pixel data in JavaScript' },
+      { directory: 'server/native', built: 'blob_write.node', name: 'blob-write.node', without: 'the server writes blobs in JavaScript' },
+    ];
+    for (const module of modules) {
+      const args = [gyp, 'rebuild', '--directory', module.directory, '--loglevel', 'error', ...(nodedir === undefined ? [] : [`--nodedir=${nodedir}`])];
+      const result = spawnSync(process.execPath, args, { encoding: 'utf8' });
+      if (result.status !== 0) {
+        console.warn(`note: ${module.directory} was not built (node-gyp: ${(result.stderr || result.stdout).trim().split('\n').pop()}); ${module.without}`);
+        continue;
+      }
+      await mkdir('app/native', { recursive: true });
+      await copyFile(join(module.directory, 'build', 'Release', module.built), join('app/native', module.name));
     }
-    await mkdir('app/native', { recursive: true });
-    await copyFile('main/native/build/Release/copy_range.node', 'app/native/copy-range.node');
   },
 };
 

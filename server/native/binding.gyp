@@ -1,0 +1,8 @@
+{
+  "targets": [
+    {
+      "target_name": "blob_write",
+      "sources": ["blob-write.c"]
+    }
+  ]
+}
