@@ -213,8 +213,12 @@ const targets = {
 // the two cores with the server it measures, and fetch (undici) spent about 1 ms of CPU per instance sending a body,
 // which capped whichever server needed less CPU itself. Both servers get this same client.
 const stowAgent = new Agent({ keepAlive: true, maxSockets: 4 });
+// WADO-RS series downloads likewise go through node:http and are counted, not kept: with fetch, reading 500 MB per pass
+// into array buffers cost the client more CPU than either server spent answering (measured with --verbose).
+const wadoAgent = new Agent({ keepAlive: true, maxSockets: 4 });
 const cleanup = async () => {
   stowAgent.destroy();
+  wadoAgent.destroy();
   await stop(ours);
   await stop(orthanc);
   if (!values.keep) await rm(work, { recursive: true, force: true });
@@ -384,16 +388,31 @@ try {
       }),
     );
   }
+  /** GET through node:http; resolves with the status and the number of body bytes (not kept). */
+  function download(url, headers) {
+    return new Promise((resolve, reject) => {
+      const request = httpRequest(url, { agent: wadoAgent, headers }, (response) => {
+        let length = 0;
+        response.on('data', (chunk) => {
+          length += chunk.length;
+        });
+        response.on('end', () => resolve({ status: response.statusCode, length }));
+        response.on('error', reject);
+      });
+      request.on('error', reject);
+      request.end();
+    });
+  }
   async function wado(target) {
     let bytes = 0;
     const started = performance.now();
     await parallel(sampleSeries, async ({ study, series }) => {
-      const response = await fetch(`${target.base}/studies/${study}/series/${series}`, {
-        headers: { ...target.headers, accept: 'multipart/related; type="application/dicom"; transfer-syntax=*' },
+      const { status, length } = await download(`${target.base}/studies/${study}/series/${series}`, {
+        ...target.headers,
+        accept: 'multipart/related; type="application/dicom"; transfer-syntax=*',
       });
-      if (response.status !== 200) throw new Error(`${target.name} WADO-RS series: ${response.status}`);
-      const n = (await response.arrayBuffer()).byteLength;
-      bytes += n;
+      if (status !== 200) throw new Error(`${target.name} WADO-RS series: ${status}`);
+      bytes += length;
     });
     if (bytes < sampleSeries.length * perSeries * instanceSize) throw new Error(`${target.name} WADO-RS returned too few bytes: ${bytes} < ${sampleSeries.length * perSeries * instanceSize}`);
     return bytes / 1e6 / ((performance.now() - started) / 1000);
@@ -442,8 +461,11 @@ try {
     for (let pass = 0; pass < 3; pass += 1) {
       for (const key of order) {
         process.stdout.write(`\r${name} pass ${pass + 1}/3: ${targets[key].name}…   `);
+        const before = cpuSnapshot();
+        const started = performance.now();
         rates[key].push(await run(targets[key]));
-        if (values.verbose) console.error(`\n  ${targets[key].name} ${name} pass ${pass + 1}: ${rates[key].at(-1).toFixed(0)}`);
+        const after = cpuSnapshot();
+        if (values.verbose) console.error(`\n  ${describeRound(`${targets[key].name} ${name} pass ${pass + 1} (${rates[key].at(-1).toFixed(0)}/s)`, (performance.now() - started) / 1000, before, after)}`);
       }
     }
     // Median of three.
