@@ -58,7 +58,7 @@ const targets = {
     const gyp = createRequire(import.meta.url).resolve('node-gyp/bin/node-gyp.js');
     const modules = [
       { directory: 'main/native', built: 'copy_range.node', name: 'copy-range.node', without: 'de-identification copies pixel data in JavaScript' },
-      { directory: 'server/native', built: 'blob_write.node', name: 'blob-write.node', without: 'the server writes blobs in JavaScript' },
+      { directory: 'server/native', built: 'blob_io.node', name: 'blob-io.node', without: 'the server writes blobs in JavaScript' },
     ];
     for (const module of modules) {
       const args = [gyp, 'rebuild', '--directory', module.directory, '--loglevel', 'error', ...(nodedir === undefined ? [] : [`--nodedir=${nodedir}`])];

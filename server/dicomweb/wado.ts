@@ -6,6 +6,7 @@ import { ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian, in
 import type { InstanceRow, Scope } from '../storage/dicom-index.js';
 import { acceptsDicomJson, notAcceptable, parseAccept, transferSyntaxOf } from './accept.js';
 import { bulkMarker } from './instance-record.js';
+import { ReadLease } from './read-buffers.js';
 import type { DicomwebServices } from './services.js';
 import { dicomwebBase } from './urls.js';
 
@@ -100,11 +101,15 @@ export async function retrieveInstances(services: DicomwebServices, request: Fas
     for (let start = 0; start < row.size || start === 0; start += PIECE) pieces.push({ row: i, start, end: Math.min(row.size, start + PIECE) });
   });
   const blobs = services.blobs;
+  // Reads go into pooled buffers, given back when the response is over (see read-buffers.ts).
+  const lease = new ReadLease();
+  reply.raw.once('close', () => lease.release());
   const readPiece = (k: number): Promise<Buffer> | undefined => {
     const piece = pieces[k];
     const row = piece === undefined ? undefined : rows[piece.row];
     if (piece === undefined || row === undefined) return undefined;
-    const promise = blobs.read(row.blobKey, piece.start, piece.end);
+    const promise = blobs.read(row.blobKey, piece.start, piece.end, lease.take(piece.end - piece.start));
+    lease.track(promise);
     // A client that goes away leaves one read ahead: never an unhandled rejection.
     promise.catch(() => undefined);
     return promise;

@@ -1,8 +1,8 @@
 {
   "targets": [
     {
-      "target_name": "blob_write",
-      "sources": ["blob-write.c"]
+      "target_name": "blob_io",
+      "sources": ["blob-io.c"]
     }
   ]
 }

@@ -17,7 +17,8 @@ export interface BlobStore {
   commit(keys: readonly string[]): Promise<void>;
   /** Reads a byte range [start, end) or the whole blob. */
   stream(key: string, range?: { start: number; end: number }): Promise<Readable>;
-  read(key: string, start: number, end: number): Promise<Buffer>;
+  /** Reads [start, end); `into` (at least end - start bytes) is where the filesystem store puts them, to reuse memory. */
+  read(key: string, start: number, end: number, into?: Buffer): Promise<Buffer>;
   size(key: string): Promise<number>;
   delete(keys: readonly string[]): Promise<void>;
   /** All keys whose blobs were last written before `olderThan` (ms since epoch): orphan candidates. */

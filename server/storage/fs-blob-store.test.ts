@@ -38,6 +38,9 @@ describe.each(['native', 'direct', 'page-cache'] as const)('FsBlobStore writes (
       expect((await stat(blobs.path(key))).mode & 0o777).toBe(0o600);
       expect((await readFile(blobs.path(key))).equals(expected)).toBe(true);
       expect((await blobs.read(key, 10, 20)).equals(expected.subarray(10, 20))).toBe(true);
+      // Into a caller's (pooled) buffer; past the end, only what there is.
+      expect((await blobs.read(key, 10, 20, Buffer.alloc(64))).equals(expected.subarray(10, 20))).toBe(true);
+      expect((await blobs.read(key, Math.max(0, size - 5), size + 5, Buffer.alloc(64))).equals(expected.subarray(Math.max(0, size - 5)))).toBe(true);
     }
   });
 
@@ -84,7 +87,7 @@ describe.each(['native', 'direct', 'page-cache'] as const)('FsBlobStore writes (
       }
     }
     expect(blobs.writesDirect).toBe(writes !== 'page-cache' && directSupported && process.env.PARADIM_DIRECT_IO !== 'off');
-    if (writes === 'native' && process.platform === 'linux' && process.env.PARADIM_NATIVE_BLOB !== 'off' && existsSync(join(repoRoot, 'app/native/blob-write.node'))) {
+    if (writes === 'native' && process.platform === 'linux' && process.env.PARADIM_NATIVE_BLOB !== 'off' && existsSync(join(repoRoot, 'app/native/blob-io.node'))) {
       expect(blobs.writesNative).toBe(blobs.writesDirect !== false);
     }
     if (writes !== 'native') expect(blobs.writesNative).toBe(false);

@@ -14,7 +14,7 @@ import { Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import { AppError } from '../../shared/errors/app-error.js';
 import type { BlobStore, BlobWriter } from './blob-store.js';
-import { nativeWriteBlob, type WriteBlob } from './native-blob-write.js';
+import { nativeBlobIo, type ReadBlob, type WriteBlob } from './native-blob-io.js';
 
 const keyPattern = /^[0-9a-f]{2}\/[0-9a-f]{32}$/;
 
@@ -26,6 +26,7 @@ export class FsBlobStore implements BlobStore {
   readonly kind = 'filesystem';
 
   private readonly directIo: DirectIo;
+  private readonly nativeRead: ReadBlob | undefined;
 
   /**
    * `writes` chooses how blobs are written: `native` (default where built: one thread-pool task per blob, see
@@ -38,6 +39,7 @@ export class FsBlobStore implements BlobStore {
   ) {
     const writes = options.writes ?? 'native';
     this.directIo = new DirectIo(writes === 'page-cache' ? false : undefined, writes === 'native');
+    this.nativeRead = writes === 'native' ? nativeBlobIo()?.readBlob : undefined;
   }
 
   /** Whether blobs are written natively (one task per blob). */
@@ -93,10 +95,19 @@ export class FsBlobStore implements BlobStore {
     return handle.createReadStream({ start: range?.start, end: range === undefined ? undefined : range.end - 1, highWaterMark: 1 << 20, autoClose: true });
   }
 
-  async read(key: string, start: number, end: number): Promise<Buffer> {
+  async read(key: string, start: number, end: number, into?: Buffer): Promise<Buffer> {
+    const length = Math.max(0, end - start);
+    const out = into !== undefined && into.length >= length ? into.subarray(0, length) : Buffer.allocUnsafe(length);
+    const readBlob = this.nativeRead;
+    if (readBlob !== undefined) {
+      // Open, read and close in one thread-pool task.
+      const done = await new Promise<number>((resolve, reject) => {
+        readBlob(this.path(key), start, out, (error, bytes) => (error === null ? resolve(bytes ?? 0) : reject(error)));
+      });
+      return done === out.length ? out : out.subarray(0, done);
+    }
     const handle = await open(this.path(key), 'r');
     try {
-      const out = Buffer.allocUnsafe(Math.max(0, end - start));
       let done = 0;
       while (done < out.length) {
         const { bytesRead } = await handle.read(out, done, out.length - done, start + done);
@@ -210,7 +221,7 @@ class DirectIo {
 
   constructor(usable: false | undefined, native: boolean) {
     this.usable = O_DIRECT === 0 || process.env.PARADIM_DIRECT_IO === 'off' ? false : usable;
-    this.native = native && this.usable !== false ? nativeWriteBlob() : undefined;
+    this.native = native && this.usable !== false ? nativeBlobIo()?.writeBlob : undefined;
   }
 }
 

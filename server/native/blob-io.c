@@ -1,3 +1,6 @@
+// Blob I/O for the server's filesystem store, each call one thread-pool task (the event loop pays one submission and
+// one completion instead of one per system call):
+//
 // writeBlob(path, buffers, callback): creates `path` (O_EXCL, mode 0600) with the bytes of `buffers` and makes it
 // durable, all in one thread-pool task, so that storing an instance costs the event loop one submission.
 //
@@ -9,7 +12,12 @@
 // or at the first write), the whole blob is written through the page cache with O_DSYNC.
 //
 // The callback gets (error) or (null, directBytes): how many bytes went through direct I/O. Errors carry `code`, the
-// errno name, like Node's own. On failure the file is removed. Node-API: one build serves every Node version.
+// errno name, like Node's own. On failure the file is removed.
+//
+// readBlob(path, start, target, callback): opens `path`, reads up to target.length bytes at `start` into `target`,
+// closes it; calls back with (error) or (null, bytesRead) — fewer bytes than asked only at the end of the file.
+//
+// Node-API: one build serves every Node version.
 #define _GNU_SOURCE
 #define _FILE_OFFSET_BITS 64
 #include <errno.h>
@@ -278,10 +286,118 @@ static napi_value write_blob(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+typedef struct {
+  napi_async_work work;
+  napi_ref callback;
+  napi_ref target;
+  char *path;
+  unsigned char *bytes;
+  size_t length;
+  int64_t start;
+  size_t done;
+  int error;
+  const char *failed_call;
+} read_task;
+
+static void read_execute(napi_env env, void *data) {
+  (void)env;
+  read_task *task = data;
+  int fd = open(task->path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    task->error = errno;
+    task->failed_call = "open";
+    return;
+  }
+  while (task->done < task->length) {
+    ssize_t got = pread(fd, task->bytes + task->done, task->length - task->done, (off_t)(task->start + (int64_t)task->done));
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0) {
+      task->error = errno;
+      task->failed_call = "read";
+      break;
+    }
+    if (got == 0) break;
+    task->done += (size_t)got;
+  }
+  close(fd);
+}
+
+static void read_complete(napi_env env, napi_status status, void *data) {
+  read_task *task = data;
+  napi_value callback, global, argv[2];
+  napi_get_reference_value(env, task->callback, &callback);
+  napi_get_global(env, &global);
+  if (status != napi_ok || task->error != 0) {
+    int error = status != napi_ok ? ECANCELED : task->error;
+    char message[512];
+    snprintf(message, sizeof message, "%s: %s, %s '%s'", errno_name(error), strerror(error), task->failed_call ? task->failed_call : "read", task->path);
+    napi_value text, code;
+    napi_create_string_utf8(env, message, NAPI_AUTO_LENGTH, &text);
+    napi_create_string_utf8(env, errno_name(error), NAPI_AUTO_LENGTH, &code);
+    napi_create_error(env, code, text, &argv[0]);
+    napi_set_named_property(env, argv[0], "code", code);
+    napi_call_function(env, global, callback, 1, argv, NULL);
+  } else {
+    napi_get_null(env, &argv[0]);
+    napi_create_double(env, (double)task->done, &argv[1]);
+    napi_call_function(env, global, callback, 2, argv, NULL);
+  }
+  napi_delete_reference(env, task->callback);
+  napi_delete_reference(env, task->target);
+  napi_delete_async_work(env, task->work);
+  free(task->path);
+  free(task);
+}
+
+static napi_value read_blob(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  napi_valuetype callback_type;
+  bool is_buffer = false;
+  int64_t start = -1;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 4 || napi_get_value_int64(env, argv[1], &start) != napi_ok || start < 0 ||
+      napi_is_buffer(env, argv[2], &is_buffer) != napi_ok || !is_buffer || napi_typeof(env, argv[3], &callback_type) != napi_ok || callback_type != napi_function) {
+    napi_throw_type_error(env, NULL, "readBlob(path, start, target, callback)");
+    return NULL;
+  }
+  size_t path_length = 0;
+  if (napi_get_value_string_utf8(env, argv[0], NULL, 0, &path_length) != napi_ok || path_length == 0 || path_length > 4096) {
+    napi_throw_type_error(env, NULL, "readBlob: the path must be a non-empty string");
+    return NULL;
+  }
+  read_task *task = calloc(1, sizeof *task);
+  if (task == NULL || (task->path = malloc(path_length + 1)) == NULL) {
+    free(task);
+    napi_throw_error(env, "ENOMEM", "readBlob: out of memory");
+    return NULL;
+  }
+  napi_get_value_string_utf8(env, argv[0], task->path, path_length + 1, NULL);
+  void *bytes = NULL;
+  napi_get_buffer_info(env, argv[2], &bytes, &task->length);
+  task->bytes = bytes;
+  task->start = start;
+  // The target stays referenced until the task completes.
+  napi_create_reference(env, argv[2], 1, &task->target);
+  napi_create_reference(env, argv[3], 1, &task->callback);
+  napi_value name;
+  napi_create_string_utf8(env, "paradim:readBlob", NAPI_AUTO_LENGTH, &name);
+  if (napi_create_async_work(env, NULL, name, read_execute, read_complete, task, &task->work) != napi_ok || napi_queue_async_work(env, task->work) != napi_ok) {
+    napi_delete_reference(env, task->target);
+    napi_delete_reference(env, task->callback);
+    free(task->path);
+    free(task);
+    napi_throw_error(env, NULL, "readBlob: could not queue the read");
+    return NULL;
+  }
+  return NULL;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_value fn;
   napi_create_function(env, "writeBlob", NAPI_AUTO_LENGTH, write_blob, NULL, &fn);
   napi_set_named_property(env, exports, "writeBlob", fn);
+  napi_create_function(env, "readBlob", NAPI_AUTO_LENGTH, read_blob, NULL, &fn);
+  napi_set_named_property(env, exports, "readBlob", fn);
   return exports;
 }
 

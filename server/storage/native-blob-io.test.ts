@@ -4,14 +4,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { repoRoot, requirePath } from '../test-support/requirements.js';
-import { nativeWriteBlob, type WriteBlob } from './native-blob-write.js';
+import { nativeBlobIo, type WriteBlob } from './native-blob-io.js';
 
 // The module comes from `npm run build` (npm test builds before the unit tests); Linux only.
-const built = process.platform === 'linux' && requirePath(join(repoRoot, 'app/native/blob-write.node'), 'the native blob writer', 'run npm run build (needs a C compiler and Node headers)');
+const built = process.platform === 'linux' && requirePath(join(repoRoot, 'app/native/blob-io.node'), 'the native blob I/O module', 'run npm run build (needs a C compiler and Node headers)');
 
 let dir: string;
 beforeAll(() => {
-  dir = mkdtempSync(join(tmpdir(), 'paradim-blob-write-'));
+  dir = mkdtempSync(join(tmpdir(), 'paradim-blob-io-'));
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -27,9 +27,9 @@ function directIoWorksHere(): boolean {
   }
 }
 
-describe.skipIf(!built)('native one-task blob write', () => {
+describe.skipIf(!built)('native one-task blob write and read', () => {
   it('writes any length from any buffers byte for byte, whole blocks with direct I/O, mode 0600', async () => {
-    const writeBlob = nativeWriteBlob();
+    const writeBlob = nativeBlobIo()?.writeBlob;
     expect(writeBlob).toBeDefined();
     if (writeBlob === undefined) return;
     const direct = directIoWorksHere();
@@ -51,7 +51,7 @@ describe.skipIf(!built)('native one-task blob write', () => {
   });
 
   it('never replaces an existing file, and names the error and the call', async () => {
-    const writeBlob = nativeWriteBlob();
+    const writeBlob = nativeBlobIo()?.writeBlob;
     if (writeBlob === undefined) return;
     const path = join(dir, 'existing');
     writeFileSync(path, 'keep');
@@ -60,5 +60,26 @@ describe.skipIf(!built)('native one-task blob write', () => {
     await expect(write(writeBlob, join(dir, 'missing', 'blob'), [randomBytes(10)])).rejects.toMatchObject({ code: 'ENOENT' });
     expect(() => writeBlob(path, 'not an array' as unknown as Buffer[], () => undefined)).toThrow(/writeBlob\(path, buffers, callback\)/);
     expect(() => writeBlob(path, ['text' as unknown as Buffer], () => undefined)).toThrow(/array of Buffers/);
+  });
+
+  it('reads a range into a given buffer in one task, short only at the end of the file, and names errors', async () => {
+    const readBlob = nativeBlobIo()?.readBlob;
+    expect(readBlob).toBeDefined();
+    if (readBlob === undefined) return;
+    const bytes = randomBytes(300_000);
+    const path = join(dir, 'to-read');
+    writeFileSync(path, bytes);
+    const read = (start: number, target: Buffer): Promise<number> =>
+      new Promise((resolve, reject) => readBlob(path, start, target, (error, count) => (error === null ? resolve(count ?? 0) : reject(error))));
+    const target = Buffer.alloc(100_000);
+    expect(await read(12_345, target)).toBe(100_000);
+    expect(target.equals(bytes.subarray(12_345, 112_345))).toBe(true);
+    expect(await read(250_000, target)).toBe(50_000);
+    expect(target.subarray(0, 50_000).equals(bytes.subarray(250_000))).toBe(true);
+    expect(await read(400_000, target)).toBe(0);
+    await expect(
+      new Promise((resolve, reject) => readBlob(join(dir, 'absent'), 0, target, (error, count) => (error === null ? resolve(count) : reject(error)))),
+    ).rejects.toMatchObject({ code: 'ENOENT', message: expect.stringMatching(/^ENOENT: .*open/) });
+    expect(() => readBlob(path, -1, target, () => undefined)).toThrow(/readBlob\(path, start, target, callback\)/);
   });
 });
