@@ -187,15 +187,16 @@ static void execute(napi_env env, void *data) {
   if (task->error != 0) unlink(task->path);
 }
 
-static void complete(napi_env env, napi_status status, void *data) {
-  blob_task *task = data;
+// Calls back (error) when `error` (an errno, or ECANCELED when the task did not run) is set, else (null, value); then
+// drops the callback reference.
+static void call_back(napi_env env, napi_status status, napi_ref callback_ref, int error, const char *failed_call, const char *path, double value) {
   napi_value callback, global, argv[2];
-  napi_get_reference_value(env, task->callback, &callback);
+  napi_get_reference_value(env, callback_ref, &callback);
   napi_get_global(env, &global);
-  if (status != napi_ok || task->error != 0) {
-    int error = status != napi_ok ? ECANCELED : task->error;
+  if (status != napi_ok || error != 0) {
+    if (status != napi_ok) error = ECANCELED;
     char message[512];
-    snprintf(message, sizeof message, "%s: %s, %s '%s'", errno_name(error), strerror(error), task->failed_call ? task->failed_call : "write", task->path);
+    snprintf(message, sizeof message, "%s: %s, %s '%s'", errno_name(error), strerror(error), failed_call, path);
     napi_value text, code;
     napi_create_string_utf8(env, message, NAPI_AUTO_LENGTH, &text);
     napi_create_string_utf8(env, errno_name(error), NAPI_AUTO_LENGTH, &code);
@@ -204,10 +205,15 @@ static void complete(napi_env env, napi_status status, void *data) {
     napi_call_function(env, global, callback, 1, argv, NULL);
   } else {
     napi_get_null(env, &argv[0]);
-    napi_create_double(env, (double)task->direct_bytes, &argv[1]);
+    napi_create_double(env, value, &argv[1]);
     napi_call_function(env, global, callback, 2, argv, NULL);
   }
-  napi_delete_reference(env, task->callback);
+  napi_delete_reference(env, callback_ref);
+}
+
+static void complete(napi_env env, napi_status status, void *data) {
+  blob_task *task = data;
+  call_back(env, status, task->callback, task->error, task->failed_call ? task->failed_call : "write", task->path, (double)task->direct_bytes);
   napi_delete_reference(env, task->buffers);
   napi_delete_async_work(env, task->work);
   free(task->iov);
@@ -324,25 +330,7 @@ static void read_execute(napi_env env, void *data) {
 
 static void read_complete(napi_env env, napi_status status, void *data) {
   read_task *task = data;
-  napi_value callback, global, argv[2];
-  napi_get_reference_value(env, task->callback, &callback);
-  napi_get_global(env, &global);
-  if (status != napi_ok || task->error != 0) {
-    int error = status != napi_ok ? ECANCELED : task->error;
-    char message[512];
-    snprintf(message, sizeof message, "%s: %s, %s '%s'", errno_name(error), strerror(error), task->failed_call ? task->failed_call : "read", task->path);
-    napi_value text, code;
-    napi_create_string_utf8(env, message, NAPI_AUTO_LENGTH, &text);
-    napi_create_string_utf8(env, errno_name(error), NAPI_AUTO_LENGTH, &code);
-    napi_create_error(env, code, text, &argv[0]);
-    napi_set_named_property(env, argv[0], "code", code);
-    napi_call_function(env, global, callback, 1, argv, NULL);
-  } else {
-    napi_get_null(env, &argv[0]);
-    napi_create_double(env, (double)task->done, &argv[1]);
-    napi_call_function(env, global, callback, 2, argv, NULL);
-  }
-  napi_delete_reference(env, task->callback);
+  call_back(env, status, task->callback, task->error, task->failed_call ? task->failed_call : "read", task->path, (double)task->done);
   napi_delete_reference(env, task->target);
   napi_delete_async_work(env, task->work);
   free(task->path);

@@ -20,7 +20,7 @@ const keyPattern = /^[0-9a-f]{2}\/[0-9a-f]{32}$/;
 
 /**
  * Blobs as files `<root>/<xx>/<32 hex>`: 256 fan-out folders created (and fsync'd) once, so acknowledging a write
- * costs one fsync of the file and one of its folder.
+ * costs one flush of the file and one fsync of its folder.
  */
 export class FsBlobStore implements BlobStore {
   readonly kind = 'filesystem';
@@ -154,9 +154,13 @@ export class FsBlobStore implements BlobStore {
 }
 
 /**
- * Buffers up to FLUSH_BYTES before writing. A blob that fits (the usual instance) costs one open with O_DSYNC and one
- * write, which returns once the data are on stable storage (the same guarantee as write + fdatasync, one thread-pool
- * round trip fewer); a larger one is written in FLUSH_BYTES pieces and fdatasync'd once at the end.
+ * How a blob is written, best first:
+ * - native (server/native, where built): the part's buffers are kept (not copied) up to FLUSH_BYTES and written at the
+ *   end in one thread-pool task (direct I/O for whole blocks, the tail with O_DSYNC);
+ * - direct I/O from JavaScript: bytes are copied into a page-aligned staging buffer and whole blocks are sent as they
+ *   arrive (a blob larger than FLUSH_BYTES moves to this path even where the native write is available);
+ * - the page cache: buffered up to FLUSH_BYTES; a blob that fits costs one open with O_DSYNC and one write (durable
+ *   on return), a larger one is written in FLUSH_BYTES pieces and fdatasync'd once at the end.
  */
 const FLUSH_BYTES = 8 * 1024 * 1024;
 const { O_WRONLY, O_CREAT, O_EXCL } = fsConstants;
