@@ -211,14 +211,48 @@ static void call_back(napi_env env, napi_status status, napi_ref callback_ref, i
   napi_delete_reference(env, callback_ref);
 }
 
+static void free_blob_task(blob_task *task) {
+  free(task->iov);
+  free(task->path);
+  free(task);
+}
+
 static void complete(napi_env env, napi_status status, void *data) {
   blob_task *task = data;
   call_back(env, status, task->callback, task->error, task->failed_call ? task->failed_call : "write", task->path, (double)task->direct_bytes);
   napi_delete_reference(env, task->buffers);
   napi_delete_async_work(env, task->work);
-  free(task->iov);
-  free(task->path);
-  free(task);
+  free_blob_task(task);
+}
+
+// The path argument, copied (the caller frees it); NULL after throwing when it is not a usable path.
+static char *path_argument(napi_env env, napi_value value, const char *function) {
+  size_t length = 0;
+  char message[128];
+  if (napi_get_value_string_utf8(env, value, NULL, 0, &length) != napi_ok || length == 0 || length > 4096) {
+    snprintf(message, sizeof message, "%s: the path must be a non-empty string", function);
+    napi_throw_type_error(env, NULL, message);
+    return NULL;
+  }
+  char *path = malloc(length + 1);
+  if (path == NULL) {
+    snprintf(message, sizeof message, "%s: out of memory", function);
+    napi_throw_error(env, "ENOMEM", message);
+    return NULL;
+  }
+  napi_get_value_string_utf8(env, value, path, length + 1, NULL);
+  return path;
+}
+
+// Queues `data` as a thread-pool task; false after throwing when it could not be queued.
+static bool queue_task(napi_env env, const char *function, napi_async_execute_callback execute, napi_async_complete_callback done, void *data, napi_async_work *work) {
+  napi_value name;
+  napi_create_string_utf8(env, function, NAPI_AUTO_LENGTH, &name);
+  if (napi_create_async_work(env, NULL, name, execute, done, data, work) == napi_ok && napi_queue_async_work(env, *work) == napi_ok) return true;
+  char message[128];
+  snprintf(message, sizeof message, "%s: could not queue the task", function);
+  napi_throw_error(env, NULL, message);
+  return false;
 }
 
 static napi_value write_blob(napi_env env, napi_callback_info info) {
@@ -231,32 +265,25 @@ static napi_value write_blob(napi_env env, napi_callback_info info) {
     napi_throw_type_error(env, NULL, "writeBlob(path, buffers, callback)");
     return NULL;
   }
-  size_t path_length = 0;
-  if (napi_get_value_string_utf8(env, argv[0], NULL, 0, &path_length) != napi_ok || path_length == 0 || path_length > 4096) {
-    napi_throw_type_error(env, NULL, "writeBlob: the path must be a non-empty string");
-    return NULL;
-  }
   uint32_t count = 0;
   napi_get_array_length(env, argv[1], &count);
   if (count > MAX_BUFFERS) {
     napi_throw_range_error(env, NULL, "writeBlob: too many buffers");
     return NULL;
   }
+  char *path = path_argument(env, argv[0], "writeBlob");
+  if (path == NULL) return NULL;
   blob_task *task = calloc(1, sizeof *task);
-  if (task == NULL) {
-    napi_throw_error(env, "ENOMEM", "writeBlob: out of memory");
-    return NULL;
-  }
-  task->path = malloc(path_length + 1);
-  task->iov = calloc(count > 0 ? count : 1, sizeof *task->iov);
-  if (task->path == NULL || task->iov == NULL) {
-    free(task->path);
-    free(task->iov);
+  struct iovec *iov = calloc(count > 0 ? count : 1, sizeof *iov);
+  if (task == NULL || iov == NULL) {
+    free(path);
+    free(iov);
     free(task);
     napi_throw_error(env, "ENOMEM", "writeBlob: out of memory");
     return NULL;
   }
-  napi_get_value_string_utf8(env, argv[0], task->path, path_length + 1, NULL);
+  task->path = path;
+  task->iov = iov;
   task->count = count;
   for (uint32_t i = 0; i < count; i += 1) {
     napi_value element;
@@ -265,9 +292,7 @@ static napi_value write_blob(napi_env env, napi_callback_info info) {
     size_t length = 0;
     if (napi_get_element(env, argv[1], i, &element) != napi_ok || napi_is_buffer(env, element, &is_buffer) != napi_ok || !is_buffer ||
         napi_get_buffer_info(env, element, &bytes, &length) != napi_ok) {
-      free(task->path);
-      free(task->iov);
-      free(task);
+      free_blob_task(task);
       napi_throw_type_error(env, NULL, "writeBlob: buffers must be an array of Buffers");
       return NULL;
     }
@@ -278,16 +303,10 @@ static napi_value write_blob(napi_env env, napi_callback_info info) {
   // The array (and so its Buffers) stays referenced until the task completes.
   napi_create_reference(env, argv[1], 1, &task->buffers);
   napi_create_reference(env, argv[2], 1, &task->callback);
-  napi_value name;
-  napi_create_string_utf8(env, "paradim:writeBlob", NAPI_AUTO_LENGTH, &name);
-  if (napi_create_async_work(env, NULL, name, execute, complete, task, &task->work) != napi_ok || napi_queue_async_work(env, task->work) != napi_ok) {
+  if (!queue_task(env, "writeBlob", execute, complete, task, &task->work)) {
     napi_delete_reference(env, task->buffers);
     napi_delete_reference(env, task->callback);
-    free(task->path);
-    free(task->iov);
-    free(task);
-    napi_throw_error(env, NULL, "writeBlob: could not queue the write");
-    return NULL;
+    free_blob_task(task);
   }
   return NULL;
 }
@@ -348,18 +367,15 @@ static napi_value read_blob(napi_env env, napi_callback_info info) {
     napi_throw_type_error(env, NULL, "readBlob(path, start, target, callback)");
     return NULL;
   }
-  size_t path_length = 0;
-  if (napi_get_value_string_utf8(env, argv[0], NULL, 0, &path_length) != napi_ok || path_length == 0 || path_length > 4096) {
-    napi_throw_type_error(env, NULL, "readBlob: the path must be a non-empty string");
-    return NULL;
-  }
+  char *path = path_argument(env, argv[0], "readBlob");
+  if (path == NULL) return NULL;
   read_task *task = calloc(1, sizeof *task);
-  if (task == NULL || (task->path = malloc(path_length + 1)) == NULL) {
-    free(task);
+  if (task == NULL) {
+    free(path);
     napi_throw_error(env, "ENOMEM", "readBlob: out of memory");
     return NULL;
   }
-  napi_get_value_string_utf8(env, argv[0], task->path, path_length + 1, NULL);
+  task->path = path;
   void *bytes = NULL;
   napi_get_buffer_info(env, argv[2], &bytes, &task->length);
   task->bytes = bytes;
@@ -367,15 +383,11 @@ static napi_value read_blob(napi_env env, napi_callback_info info) {
   // The target stays referenced until the task completes.
   napi_create_reference(env, argv[2], 1, &task->target);
   napi_create_reference(env, argv[3], 1, &task->callback);
-  napi_value name;
-  napi_create_string_utf8(env, "paradim:readBlob", NAPI_AUTO_LENGTH, &name);
-  if (napi_create_async_work(env, NULL, name, read_execute, read_complete, task, &task->work) != napi_ok || napi_queue_async_work(env, task->work) != napi_ok) {
+  if (!queue_task(env, "readBlob", read_execute, read_complete, task, &task->work)) {
     napi_delete_reference(env, task->target);
     napi_delete_reference(env, task->callback);
     free(task->path);
     free(task);
-    napi_throw_error(env, NULL, "readBlob: could not queue the read");
-    return NULL;
   }
   return NULL;
 }

@@ -251,7 +251,6 @@ class FsBlobWriter implements BlobWriter {
   private tailFd: Promise<number> | undefined;
   /** The native one-task write, while the blob still qualifies for it. */
   private native: WriteBlob | undefined;
-  private closed = false;
   private markCreated: () => void = () => undefined;
   readonly created: Promise<void>;
 
@@ -377,7 +376,6 @@ class FsBlobWriter implements BlobWriter {
       if (!this.direct || position > 0 || (error as NodeJS.ErrnoException).code !== 'EINVAL') throw error;
       this.directIo.usable = false;
       this.close();
-      this.closed = false;
       this.direct = false;
       fd = this.fd = await openFd(this.path, O_WRONLY, 0o600);
       await writeAll(fd, stage, length, position, from);
@@ -416,7 +414,6 @@ class FsBlobWriter implements BlobWriter {
     if (native !== undefined && this.fd === undefined && this.stage === undefined) {
       const buffers = this.pending;
       this.pending = [];
-      this.closed = true;
       try {
         const directBytes = await new Promise<number>((resolve, reject) => {
           native(this.path, buffers, (error, bytes) => (error === null ? resolve(bytes ?? 0) : reject(error)));
@@ -467,7 +464,6 @@ class FsBlobWriter implements BlobWriter {
 
   /** close(2) of a regular file is a short system call: done here rather than as a thread-pool round trip. */
   private close(): void {
-    this.closed = true;
     const tailFd = this.tailFd;
     this.tailFd = undefined;
     tailFd?.then(
@@ -489,7 +485,7 @@ class FsBlobWriter implements BlobWriter {
     await Promise.all(this.inflight);
     this.releaseStage();
     this.markCreated();
-    if (!this.closed) this.close();
+    this.close();
     await rm(this.path, { force: true });
   }
 }
