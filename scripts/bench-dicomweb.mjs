@@ -3,7 +3,7 @@
 // STOW ≥ 2× Orthanc, every QIDO p95 ≤ Orthanc's, WADO-RS series ≥ Orthanc, metadata ≥ 2× Orthanc; durability on for both
 // (our server fsyncs files, folders and the SQLite WAL before answering; Orthanc runs with SyncStorageArea).
 //
-// Usage: npm run bench:dicomweb [-- --instances 2000 --rows 512 --columns 512 --queries 60 --verbose]
+// Usage: npm run bench:dicomweb [-- --instances 2000 --rows 512 --columns 512 --queries 200 --verbose]
 // --verbose prints each STOW round (wall time, both servers' CPU, the machine's idle and I/O wait, our server's busiest
 // threads) and each WADO/metadata pass. PARADIM_BENCH_NODE_ARGS passes flags to our server's node (e.g. --cpu-prof).
 import { spawn, spawnSync } from 'node:child_process';
@@ -22,7 +22,7 @@ const { values } = parseArgs({
     instances: { type: 'string', default: '2000' },
     rows: { type: 'string', default: '512' },
     columns: { type: 'string', default: '512' },
-    queries: { type: 'string', default: '60' },
+    queries: { type: 'string', default: '200' },
     keep: { type: 'boolean', default: false },
     verbose: { type: 'boolean', default: false },
   },
@@ -350,22 +350,32 @@ try {
       return `/studies/${study.uid}/series/${study.series[random(seriesPerStudy)].uid}/instances`;
     },
   };
-  async function qido(target) {
-    const out = {};
+  /**
+   * Each query goes to both servers in turn (which one first alternates), so that a pause elsewhere on the machine
+   * (writeback, another process) falls on both alike; p50 and p95 per server and query type.
+   */
+  async function qido(keys) {
+    const out = Object.fromEntries(keys.map((key) => [key, {}]));
     for (const [name, make] of Object.entries(queries)) {
       seed = 42;
-      const times = [];
+      const times = Object.fromEntries(keys.map((key) => [key, []]));
       for (let i = 0; i < queryRounds; i += 1) {
-        const url = `${target.base}${make()}`;
-        const started = performance.now();
-        const response = await fetch(url, { headers: { ...target.headers, accept: 'application/dicom+json' } });
-        const body = await response.text();
-        times.push(performance.now() - started);
-        if (response.status !== 200 && response.status !== 204) throw new Error(`${target.name} ${url}: ${response.status}`);
-        if (i === 0 && !name.includes('ModalitiesInStudy') && !name.includes('date') && body.length < 3 && response.status === 200) throw new Error(`${target.name} ${url}: empty answer`);
+        const path = make();
+        for (const key of i % 2 === 0 ? keys : [...keys].reverse()) {
+          const target = targets[key];
+          const url = `${target.base}${path}`;
+          const started = performance.now();
+          const response = await fetch(url, { headers: { ...target.headers, accept: 'application/dicom+json' } });
+          const body = await response.text();
+          times[key].push(performance.now() - started);
+          if (response.status !== 200 && response.status !== 204) throw new Error(`${target.name} ${url}: ${response.status}`);
+          if (i === 0 && !name.includes('ModalitiesInStudy') && !name.includes('date') && body.length < 3 && response.status === 200) throw new Error(`${target.name} ${url}: empty answer`);
+        }
       }
-      times.sort((a, b) => a - b);
-      out[name] = { p50: percentile(times, 50), p95: percentile(times, 95) };
+      for (const key of keys) {
+        const sorted = times[key].sort((a, b) => a - b);
+        out[key][name] = { p50: percentile(sorted, 50), p95: percentile(sorted, 95) };
+      }
     }
     return out;
   }
@@ -453,8 +463,9 @@ try {
   }
   for (const key of order) results[key].stow = specs.length / results[key].stowSeconds;
   process.stdout.write('\rQIDO-RS…                              ');
-  for (const key of order) await qido(targets[key]); // warm-up
-  for (const key of order) results[key].qido = await qido(targets[key]);
+  await qido(order); // warm-up
+  const qidoTimes = await qido(order);
+  for (const key of order) results[key].qido = qidoTimes[key];
   const alternate = async (name, run) => {
     for (const key of order) await run(targets[key]); // warm-up
     const rates = { orthanc: [], paradim: [] };

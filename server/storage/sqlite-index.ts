@@ -1,4 +1,5 @@
 import Database from 'better-sqlite3';
+import { PreparedStatements } from '../db/sql-db.js';
 import { SqliteWriter } from './sqlite-writer.js';
 import type { DicomIndex, InstanceRecord, InstanceRow, QidoQuery, QidoRow, Scope, StoreOutcome } from './dicom-index.js';
 import {
@@ -25,6 +26,7 @@ import {
 export class SqliteIndex implements DicomIndex {
   readonly kind = 'sqlite';
   private db: Database.Database | undefined;
+  private statements: PreparedStatements | undefined;
   private writer: SqliteWriter | undefined;
 
   constructor(private readonly file: string) {}
@@ -42,7 +44,14 @@ export class SqliteIndex implements DicomIndex {
     db.pragma('cache_size = -65536');
     for (const statement of schemaStatements) db.exec(statement);
     this.db = db;
+    this.statements = new PreparedStatements(db);
     this.writer = new SqliteWriter(this.file);
+  }
+
+  /** Queries are built per request, but their texts repeat: prepared once each. */
+  private get prepared(): PreparedStatements {
+    if (this.statements === undefined) throw new Error('the index is not open');
+    return this.statements;
   }
 
   private get write(): SqliteWriter {
@@ -66,23 +75,23 @@ export class SqliteIndex implements DicomIndex {
 
   async instances(scope: Scope): Promise<InstanceRow[]> {
     const query = instancesSql(scope);
-    return this.handle
-      .prepare<unknown[], InstanceDbRow>(query.sql)
+    return this.prepared
+      .get<unknown[], InstanceDbRow>(query.sql)
       .all(...query.params)
       .map(toInstanceRow);
   }
 
   async metadata(scope: Scope): Promise<{ blobKey: string; json: string }[]> {
     const query = metadataSql(scope);
-    return this.handle
-      .prepare<unknown[], { blob_key: string; metadata: string }>(query.sql)
+    return this.prepared
+      .get<unknown[], { blob_key: string; metadata: string }>(query.sql)
       .all(...query.params)
       .map((row) => ({ blobKey: row.blob_key, json: row.metadata }));
   }
 
   async query(query: QidoQuery): Promise<{ rows: QidoRow[]; more: boolean }> {
     const built = qidoSql(query, sqliteDialect);
-    const rows = this.handle.prepare<unknown[], QidoDbRow>(built.sql).all(...built.params);
+    const rows = this.prepared.get<unknown[], QidoDbRow>(built.sql).all(...built.params);
     const more = rows.length > query.limit;
     return { rows: rows.slice(0, query.limit).map(toQidoRow), more };
   }
@@ -111,5 +120,6 @@ export class SqliteIndex implements DicomIndex {
     this.writer = undefined;
     this.db?.close();
     this.db = undefined;
+    this.statements = undefined;
   }
 }
