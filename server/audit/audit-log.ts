@@ -74,8 +74,9 @@ export function openAuditDb(paths: AuditPaths, options: { readonly?: boolean } =
   if (paths.databaseUrl !== undefined) return new PostgresDb(paths.databaseUrl, { max: 4 });
   if (options.readonly === true) return new SqliteDb(paths.dbFile, options);
   mkdirSync(dirname(paths.dbFile), { recursive: true, mode: 0o700 });
-  // Appends are durable before they resolve, without blocking the event loop for the fsync.
-  return new SqliteDb(paths.dbFile, { syncOffThread: true });
+  // Appends are durable before they resolve: synchronous=FULL syncs the WAL in the commit. (Syncing it on the thread
+  // pool instead cost more than the sync on virtual machines: the wake-up after it put 1.7 ms on p95 request latency.)
+  return new SqliteDb(paths.dbFile);
 }
 
 export function checkpointMessage(seq: number, hash: string, time: string): string {
@@ -171,10 +172,8 @@ export class AuditLog {
   readonly #checkpointEvery: number;
   readonly #checkpointMs: number;
   #queue: Pending[] = [];
-  /** The flush that has not committed yet; the next one starts once it has (while its sync may still run). */
-  #committing: Promise<void> | null = null;
-  /** Flushes whose entries are not resolved yet (not yet durable). */
-  readonly #inFlight = new Set<Promise<void>>();
+  /** The flush running (one at a time): its entries resolve once its commit is durable. */
+  #flushing: Promise<void> | null = null;
   #publishedSeq = -1;
   #lastCheckpointAt = Date.now();
   #closed = false;
@@ -219,30 +218,21 @@ export class AuditLog {
 
   /**
    * One flush commits at a time; entries that arrive meanwhile go together in the next one, which starts as soon as
-   * the previous one committed, so its sync overlaps the previous one's (each batch resolves after its own sync).
+   * the previous one committed (each batch resolves once its commit is durable).
    */
   #kick(): void {
-    if (this.#committing !== null) return;
-    let committed: () => void = () => undefined;
-    const committing = new Promise<void>((resolve) => {
-      committed = resolve;
-    });
-    this.#committing = committing;
-    const flush = new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.#flush(committed));
-    this.#inFlight.add(flush);
+    if (this.#flushing !== null) return;
+    const flush = new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.#flush());
+    this.#flushing = flush;
     flush
       .finally(() => {
-        committed();
-        this.#inFlight.delete(flush);
+        this.#flushing = null;
+        if (this.#queue.length > 0) this.#kick();
       })
-      .catch(() => undefined); // #flush settles its entries itself; close() sees a failure through #inFlight.
-    void committing.then(() => {
-      this.#committing = null;
-      if (this.#queue.length > 0) this.#kick();
-    });
+      .catch(() => undefined); // #flush settles its entries itself; checkpointNow() and close() see a failure.
   }
 
-  async #flush(committed: () => void): Promise<void> {
+  async #flush(): Promise<void> {
     const batch = this.#queue;
     this.#queue = [];
     if (batch.length === 0) return;
@@ -269,7 +259,7 @@ export class AuditLog {
           }
           return written;
         },
-        { lock: auditLock, onCommitted: committed },
+        { lock: auditLock },
       );
     } catch (error) {
       const failure = new AppError('AUDIT_WRITE_FAILED', [{ path: 'audit', issue: 'the audit database refused the write' }], { cause: error });
@@ -298,9 +288,9 @@ export class AuditLog {
 
   /** Waits for queued entries, then writes a checkpoint of the current head. */
   async checkpointNow(): Promise<void> {
-    while (this.#committing !== null || this.#inFlight.size > 0 || this.#queue.length > 0) {
+    while (this.#flushing !== null || this.#queue.length > 0) {
       if (this.#queue.length > 0) this.#kick();
-      await Promise.all([this.#committing, ...this.#inFlight]);
+      await this.#flushing;
     }
     const checkpoint = await this.#db.transaction(
       async (tx) => {
