@@ -70,6 +70,23 @@ describe('audit trail', () => {
     expect(JSON.parse(readFileSync(paths.headFile, 'utf8'))).toMatchObject({ seq: 120 });
   });
 
+  it('asks before each commit whether to sync on the event loop, and keeps one chain whichever it answers', async () => {
+    const paths = auditPaths(await mkdtemp(join(tmpdir(), 'paradim-audit-')));
+    let asked = 0;
+    // Alternating answers, as a server sees them when requests come and go.
+    const log = await AuditLog.open(paths, { checkpointEvery: 5, syncInline: () => ++asked % 2 === 0 });
+    const appended: Promise<{ seq: number }>[] = [];
+    for (let i = 0; i < 60; i++) {
+      appended.push(log.append(event({ requestId: `req-${i}` })));
+      if (i % 4 === 0) await new Promise((resolve) => setImmediate(resolve));
+    }
+    const records = await Promise.all(appended);
+    expect(asked).toBeGreaterThanOrEqual(4);
+    expect(records.map((record) => record.seq).sort((a, b) => a - b)).toEqual(Array.from({ length: 60 }, (_, i) => i + 1));
+    await log.close();
+    expect(await verifyAuditTrail(paths)).toMatchObject({ ok: true, entries: 60, lastSeq: 60, problems: [] });
+  });
+
   it('keeps one chain when two processes share the trail', async () => {
     const paths = auditPaths(await mkdtemp(join(tmpdir(), 'paradim-audit-')));
     const a = await AuditLog.open(paths);

@@ -74,9 +74,9 @@ export function openAuditDb(paths: AuditPaths, options: { readonly?: boolean } =
   if (paths.databaseUrl !== undefined) return new PostgresDb(paths.databaseUrl, { max: 4 });
   if (options.readonly === true) return new SqliteDb(paths.dbFile, options);
   mkdirSync(dirname(paths.dbFile), { recursive: true, mode: 0o700 });
-  // Appends are durable before they resolve: synchronous=FULL syncs the WAL in the commit. (Syncing it on the thread
-  // pool instead cost more than the sync on virtual machines: the wake-up after it put 1.7 ms on p95 request latency.)
-  return new SqliteDb(paths.dbFile);
+  // Appends are durable before they resolve; the WAL is synced after each commit, on the event loop or the thread pool
+  // (AuditLog.open, syncInline).
+  return new SqliteDb(paths.dbFile, { syncOffThread: true });
 }
 
 export function checkpointMessage(seq: number, hash: string, time: string): string {
@@ -171,22 +171,35 @@ export class AuditLog {
   readonly #paths: AuditPaths;
   readonly #checkpointEvery: number;
   readonly #checkpointMs: number;
+  readonly #syncInline: () => boolean;
   #queue: Pending[] = [];
-  /** The flush running (one at a time): its entries resolve once its commit is durable. */
-  #flushing: Promise<void> | null = null;
+  /** The flush that has not committed yet; the next one starts once it has (while its sync may still run). */
+  #committing: Promise<void> | null = null;
+  /** Flushes whose entries are not resolved yet (not yet durable). */
+  readonly #inFlight = new Set<Promise<void>>();
   #publishedSeq = -1;
   #lastCheckpointAt = Date.now();
   #closed = false;
 
-  private constructor(db: SqlDb, signer: AuditSigner, paths: AuditPaths, options: { checkpointEvery: number; checkpointMs: number }) {
+  private constructor(
+    db: SqlDb,
+    signer: AuditSigner,
+    paths: AuditPaths,
+    options: { checkpointEvery: number; checkpointMs: number; syncInline: () => boolean },
+  ) {
     this.#db = db;
+    this.#syncInline = options.syncInline;
     this.#signer = signer;
     this.#paths = paths;
     this.#checkpointEvery = options.checkpointEvery;
     this.#checkpointMs = options.checkpointMs;
   }
 
-  static async open(paths: AuditPaths, options: { checkpointEvery?: number; checkpointMs?: number } = {}): Promise<AuditLog> {
+  /**
+   * `syncInline` is asked before each commit of the embedded trail: true syncs it on the event loop (nothing else needs
+   * the loop, and the wake-up after a thread-pool sync costs more than the sync), false on the thread pool.
+   */
+  static async open(paths: AuditPaths, options: { checkpointEvery?: number; checkpointMs?: number; syncInline?: () => boolean } = {}): Promise<AuditLog> {
     const signer = loadOrCreateSigner(paths.keyFile);
     const db = openAuditDb(paths);
     await db.transaction(
@@ -196,7 +209,11 @@ export class AuditLog {
       },
       { lock: auditLock },
     );
-    return new AuditLog(db, signer, paths, { checkpointEvery: options.checkpointEvery ?? 256, checkpointMs: options.checkpointMs ?? 5000 });
+    return new AuditLog(db, signer, paths, {
+      checkpointEvery: options.checkpointEvery ?? 256,
+      checkpointMs: options.checkpointMs ?? 5000,
+      syncInline: options.syncInline ?? (() => false),
+    });
   }
 
   get publicKeyPem(): string {
@@ -218,21 +235,30 @@ export class AuditLog {
 
   /**
    * One flush commits at a time; entries that arrive meanwhile go together in the next one, which starts as soon as
-   * the previous one committed (each batch resolves once its commit is durable).
+   * the previous one committed, so its sync overlaps the previous one's (each batch resolves after its own sync).
    */
   #kick(): void {
-    if (this.#flushing !== null) return;
-    const flush = new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.#flush());
-    this.#flushing = flush;
+    if (this.#committing !== null) return;
+    let committed: () => void = () => undefined;
+    const committing = new Promise<void>((resolve) => {
+      committed = resolve;
+    });
+    this.#committing = committing;
+    const flush = new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.#flush(committed));
+    this.#inFlight.add(flush);
     flush
       .finally(() => {
-        this.#flushing = null;
-        if (this.#queue.length > 0) this.#kick();
+        committed();
+        this.#inFlight.delete(flush);
       })
-      .catch(() => undefined); // #flush settles its entries itself; checkpointNow() and close() see a failure.
+      .catch(() => undefined); // #flush settles its entries itself; close() sees a failure through #inFlight.
+    void committing.then(() => {
+      this.#committing = null;
+      if (this.#queue.length > 0) this.#kick();
+    });
   }
 
-  async #flush(): Promise<void> {
+  async #flush(committed: () => void): Promise<void> {
     const batch = this.#queue;
     this.#queue = [];
     if (batch.length === 0) return;
@@ -259,7 +285,7 @@ export class AuditLog {
           }
           return written;
         },
-        { lock: auditLock },
+        { lock: auditLock, onCommitted: committed, syncInline: this.#syncInline() },
       );
     } catch (error) {
       const failure = new AppError('AUDIT_WRITE_FAILED', [{ path: 'audit', issue: 'the audit database refused the write' }], { cause: error });
@@ -288,9 +314,9 @@ export class AuditLog {
 
   /** Waits for queued entries, then writes a checkpoint of the current head. */
   async checkpointNow(): Promise<void> {
-    while (this.#flushing !== null || this.#queue.length > 0) {
+    while (this.#committing !== null || this.#inFlight.size > 0 || this.#queue.length > 0) {
       if (this.#queue.length > 0) this.#kick();
-      await this.#flushing;
+      await Promise.all([this.#committing, ...this.#inFlight]);
     }
     const checkpoint = await this.#db.transaction(
       async (tx) => {

@@ -7,6 +7,7 @@ import type { Album, IdentityStore, Member, User } from './identity-store.js';
 import { looksLikeJwt, type OidcVerifier } from './oidc-verifier.js';
 import { tokenPermissions, type MemberFlag, type TokenPermission } from '../../shared/domain/access.js';
 import { looksLikeTokenSecret } from './token-secret.js';
+import { RequestActivity } from './request-activity.js';
 
 /** Who is calling, established once per request from its bearer credential. */
 export interface Principal {
@@ -57,6 +58,8 @@ declare module 'fastify' {
     principal: Principal | null;
     authFailure: string | null;
     auditNote: AuditNote;
+    /** Ends this request's count in RequestActivity (at its audit entry, or when it ends without one). */
+    endWork: (() => void) | null;
     /** The album the route names and the caller's membership, as access control checked them (album routes only). */
     albumAccess: { album: Album; member: Member | null } | null;
   }
@@ -89,13 +92,18 @@ function bearerOf(request: FastifyRequest): string | null {
  * onSend writes the audit entry before anything leaves, and a failed audit write turns the response into a 503
  * without data.
  */
-export function registerAccessControl(app: FastifyInstance, deps: { identity: IdentityStore; audit: AuditLog; oidc: OidcVerifier | null }): void {
+export function registerAccessControl(
+  app: FastifyInstance,
+  deps: { identity: IdentityStore; audit: AuditLog; oidc: OidcVerifier | null; activity?: RequestActivity },
+): void {
   const { identity, audit, oidc } = deps;
+  const activity = deps.activity ?? new RequestActivity();
   app.decorateRequest('principal', null);
   app.decorateRequest('authFailure', null);
   // Set per request in onRequest (a shared object default would leak between requests).
   app.decorateRequest('auditNote', null as unknown as AuditNote);
   app.decorateRequest('albumAccess', null);
+  app.decorateRequest('endWork', null);
 
   const authenticate = async (request: FastifyRequest): Promise<void> => {
     if (request.routeOptions.config.access?.public === true) return;
@@ -181,12 +189,17 @@ export function registerAccessControl(app: FastifyInstance, deps: { identity: Id
 
   // Everything is decided before the body is read: an unauthorised request never reaches a parser or a handler.
   app.addHook('onRequest', async (request) => {
+    request.endWork = activity.begin();
     request.auditNote = {};
     await authenticate(request);
     await authorize(request);
   });
 
+  const endWork = async (request: FastifyRequest): Promise<void> => request.endWork?.();
+  app.addHook('onResponse', endWork);
+  app.addHook('onRequestAbort', endWork);
   app.addHook('onSend', async (request: FastifyRequest, reply: FastifyReply, payload) => {
+    request.endWork?.();
     const rule = request.routeOptions.config.access;
     if (rule?.public === true) return payload;
     const status = reply.statusCode;

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { AuditLog, auditPaths } from '../audit/audit-log.js';
+import { RequestActivity } from './request-activity.js';
 import { registerAccessControl } from './access-control.js';
 import { IdentityStore } from './identity-store.js';
 import { registerIdentityRoutes } from './identity-routes.js';
@@ -10,6 +11,8 @@ import type { DestructionCertificate, DestructionRequest } from '../destruction/
 export interface IdentityModule {
   readonly identity: IdentityStore;
   readonly audit: AuditLog;
+  /** Requests being worked on (the audit trail syncs on the event loop only when there are none). */
+  readonly activity: RequestActivity;
   close(): Promise<void>;
 }
 
@@ -32,8 +35,9 @@ export async function attachIdentity(
   },
 ): Promise<IdentityModule> {
   const identity = await IdentityStore.open({ dataDir: options.dataDir, databaseUrl: options.databaseUrl });
-  const audit = await AuditLog.open(auditPaths(options.dataDir, options.auditKeyFile, options.databaseUrl));
-  registerAccessControl(app, { identity, audit, oidc: options.oidc == null ? null : new OidcVerifier(options.oidc) });
+  const activity = new RequestActivity();
+  const audit = await AuditLog.open(auditPaths(options.dataDir, options.auditKeyFile, options.databaseUrl), { syncInline: () => activity.idle });
+  registerAccessControl(app, { identity, audit, oidc: options.oidc == null ? null : new OidcVerifier(options.oidc), activity });
   registerIdentityRoutes(app, {
     identity,
     audit,
@@ -45,6 +49,7 @@ export async function attachIdentity(
   return {
     identity,
     audit,
+    activity,
     close: async () => {
       await audit.close();
       await identity.close();

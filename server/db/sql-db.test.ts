@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,36 +8,60 @@ import { SqliteDb } from './sql-db.js';
 
 const schema = 'CREATE TABLE IF NOT EXISTS t (id INTEGER PRIMARY KEY, v TEXT NOT NULL)';
 
-describe('SqliteDb', () => {
-  it('commits with synchronous=FULL in WAL mode: racing transactions each resolve with their rows durable', async () => {
+describe('SqliteDb with commits synced off the event loop', () => {
+  it('commits without waiting in SQLite and resolves each transaction only after its own WAL sync', async () => {
     const file = join(await mkdtemp(join(tmpdir(), 'paradim-sqldb-')), 'db.sqlite');
-    const db = new SqliteDb(file);
+    const db = new SqliteDb(file, { syncOffThread: true });
     await db.exec(schema);
-    expect((await db.get<{ synchronous: number }>('PRAGMA synchronous'))?.synchronous).toBe(2);
-    expect((await db.get<{ journal_mode: string }>('PRAGMA journal_mode'))?.journal_mode).toBe('wal');
+    expect((await db.get<{ synchronous: number }>('PRAGMA synchronous'))?.synchronous).toBe(1);
+    // Transactions racing one another: each resolves with its rows committed.
     await Promise.all(Array.from({ length: 20 }, (_, i) => db.transaction(async (tx) => tx.run('INSERT INTO t (id, v) VALUES (?, ?)', [i, `v${i}`]))));
+    expect(existsSync(`${file}-wal`)).toBe(true);
     // A second connection (another process) sees them; closing checkpoints and removes the WAL.
     const other = new Database(file, { readonly: true });
     expect((other.prepare('SELECT COUNT(*) AS n FROM t').get() as { n: number }).n).toBe(20);
     other.close();
     await db.close();
-    expect(existsSync(`${file}-wal`)).toBe(false);
     const reopened = new Database(file);
     expect((reopened.prepare('SELECT COUNT(*) AS n FROM t').get() as { n: number }).n).toBe(20);
     reopened.close();
   });
 
-  it('rolls a failed transaction back', async () => {
+  it('follows a WAL file that was replaced, and fails a transaction whose WAL cannot be synced', async () => {
+    const file = join(await mkdtemp(join(tmpdir(), 'paradim-sqldb-')), 'db.sqlite');
+    const db = new SqliteDb(file, { syncOffThread: true });
+    await db.exec(schema);
+    await db.transaction(async (tx) => tx.run("INSERT INTO t (id, v) VALUES (1, 'a')"));
+    // Not something SQLite does while a connection is open; the syncer must not keep syncing a stale file.
+    rmSync(`${file}-wal`);
+    await expect(db.transaction(async (tx) => tx.run("INSERT INTO t (id, v) VALUES (2, 'b')"))).rejects.toThrow(/ENOENT/);
+    await db.close();
+  });
+
+  it('syncs on the calling thread when asked (syncInline), on the thread pool otherwise', async () => {
+    const file = join(await mkdtemp(join(tmpdir(), 'paradim-sqldb-')), 'db.sqlite');
+    const db = new SqliteDb(file, { syncOffThread: true });
+    await db.exec(schema);
+    // A callback queued at commit runs before the transaction resolves only if the sync went through the event loop.
+    const loopTurnBeforeResolve = async (id: number, syncInline: boolean): Promise<boolean> => {
+      let turned = false;
+      await db.transaction(async (tx) => tx.run('INSERT INTO t (id, v) VALUES (?, ?)', [id, 'x']), {
+        syncInline,
+        onCommitted: () => setImmediate(() => (turned = true)),
+      });
+      return turned;
+    };
+    expect(await loopTurnBeforeResolve(1, false)).toBe(true);
+    expect(await loopTurnBeforeResolve(2, true)).toBe(false);
+    rmSync(`${file}-wal`);
+    await expect(db.transaction(async (tx) => tx.run("INSERT INTO t (id, v) VALUES (3, 'b')"), { syncInline: true })).rejects.toThrow(/ENOENT/);
+    await db.close();
+  });
+
+  it('keeps synchronous=FULL by default', async () => {
     const file = join(await mkdtemp(join(tmpdir(), 'paradim-sqldb-')), 'db.sqlite');
     const db = new SqliteDb(file);
-    await db.exec(schema);
-    await expect(
-      db.transaction(async (tx) => {
-        await tx.run("INSERT INTO t (id, v) VALUES (1, 'a')");
-        throw new Error('no');
-      }),
-    ).rejects.toThrow('no');
-    expect((await db.get<{ n: number }>('SELECT COUNT(*) AS n FROM t'))?.n).toBe(0);
+    expect((await db.get<{ synchronous: number }>('PRAGMA synchronous'))?.synchronous).toBe(2);
     await db.close();
   });
 });
