@@ -1,3 +1,4 @@
+import { pbkdf2 } from 'node:crypto';
 import { existsSync, rmSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -42,14 +43,20 @@ describe('SqliteDb with commits synced off the event loop', () => {
     const file = join(await mkdtemp(join(tmpdir(), 'paradim-sqldb-')), 'db.sqlite');
     const db = new SqliteDb(file, { syncOffThread: true });
     await db.exec(schema);
-    // A callback queued at commit runs before the transaction resolves only if the sync went through the event loop.
+    // With the thread pool kept busy for a while, a sync sent to it waits there, so a callback queued at commit runs
+    // first; a sync on the calling thread resolves within the same turn, before that callback.
+    const busyPool = (): Promise<unknown> =>
+      Promise.all(Array.from({ length: 16 }, () => new Promise((resolve) => pbkdf2('x', 'salt', 20_000, 32, 'sha256', resolve))));
     const loopTurnBeforeResolve = async (id: number, syncInline: boolean): Promise<boolean> => {
       let turned = false;
+      const busy = busyPool();
       await db.transaction(async (tx) => tx.run('INSERT INTO t (id, v) VALUES (?, ?)', [id, 'x']), {
         syncInline,
         onCommitted: () => setImmediate(() => (turned = true)),
       });
-      return turned;
+      const turnedBeforeResolve = turned;
+      await busy;
+      return turnedBeforeResolve;
     };
     expect(await loopTurnBeforeResolve(1, false)).toBe(true);
     expect(await loopTurnBeforeResolve(2, true)).toBe(false);
