@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildDicom, imageAttributes } from '../../shared/dicom/testing/build-dicom.js';
-import { nativeCopyRange } from './native-copy.js';
+import { nativeCopyRange, nativeStartWriteback } from './native-copy.js';
 import { repoRoot, requirePath, tree } from './test-support.js';
 
 // The native module and the CLI bundle come from `npm run build` (npm test builds before the unit tests).
@@ -20,6 +20,22 @@ beforeAll(() => {
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe.skipIf(!built)('kernel-side range copy', () => {
+  it('starts the writeback of a written file, and says false for a descriptor the kernel refuses', () => {
+    const startWriteback = nativeStartWriteback();
+    expect(startWriteback).toBeDefined();
+    if (startWriteback === undefined) return;
+    const path = join(dir, 'written');
+    const fd = openSync(path, 'w');
+    try {
+      writeSync(fd, Buffer.alloc(1 << 20, 7));
+      expect(startWriteback(fd)).toBe(true);
+    } finally {
+      closeSync(fd);
+    }
+    expect(readFileSync(path).equals(Buffer.alloc(1 << 20, 7))).toBe(true);
+    expect(startWriteback(-1)).toBe(false);
+  });
+
   it('copies a range between positions without moving the output descriptor, and names errors', () => {
     const copyRange = nativeCopyRange();
     expect(copyRange).toBeDefined();

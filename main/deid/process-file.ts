@@ -9,7 +9,7 @@ import type { Segment } from '../../shared/dicom/writer.js';
 import type { DeidEngine, DeidIdentity, FileReport, FileStatus } from '../../shared/deid/engine.js';
 import { isAppError } from '../../shared/errors/app-error.js';
 import { describeFsError } from '../services/atomic-write.js';
-import { nativeCopyRange } from './native-copy.js';
+import { nativeCopyRange, nativeStartWriteback } from './native-copy.js';
 
 export interface FileTask {
   /** Absolute input path. */
@@ -154,6 +154,8 @@ function writeOutput(
     }
     flush();
     if (durability === 'each') fsyncSync(fd);
+    // The group flush comes later: start writing this file now, so that the flush finds little left to write.
+    else if (durability === 'group') nativeStartWriteback()?.(fd);
   } catch (error) {
     closeSync(fd);
     rmSync(temp, { force: true });
