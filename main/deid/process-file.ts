@@ -60,6 +60,8 @@ const tempPrefix = randomBytes(2).toString('hex') + (threadId & 0xff).toString(1
 let tempCounter = 0;
 const copyBuffer = Buffer.allocUnsafe(1 << 20);
 const createdDirs = new Set<string>();
+/** Early writeback for group flushes (native module; undefined without it). */
+const startWriteback = nativeStartWriteback();
 
 
 /** Error codes on which the kernel copy is not possible for these files (filesystem, kernel): copy in JavaScript. */
@@ -155,7 +157,7 @@ function writeOutput(
     flush();
     if (durability === 'each') fsyncSync(fd);
     // The group flush comes later: start writing this file now, so that the flush finds little left to write.
-    else if (durability === 'group') nativeStartWriteback()?.(fd);
+    else if (durability === 'group') startWriteback?.(fd);
   } catch (error) {
     closeSync(fd);
     rmSync(temp, { force: true });
