@@ -50,11 +50,13 @@ export interface WriteOptions {
   readonly durability: Durability;
 }
 
+/** The kernel-side range copy (native module; undefined without it). */
+const copyRange = nativeCopyRange();
 /**
  * The read window: with the kernel copy, only headers need to come into memory (64 KiB covers most); without it, 1 MiB,
  * so that most single-frame files are read with one call and written from memory.
  */
-const windowBuffer = new Uint8Array(nativeCopyRange() === undefined ? 1 << 20 : 64 * 1024);
+const windowBuffer = new Uint8Array(copyRange === undefined ? 1 << 20 : 64 * 1024);
 /** Temp names: 12 hex digits, unique per process and thread (random prefix, counter), without a random call per file. */
 const tempPrefix = randomBytes(2).toString('hex') + (threadId & 0xff).toString(16).padStart(2, '0');
 let tempCounter = 0;
@@ -62,7 +64,6 @@ const copyBuffer = Buffer.allocUnsafe(1 << 20);
 const createdDirs = new Set<string>();
 /** Early writeback for group flushes (native module; undefined without it). */
 const startWriteback = nativeStartWriteback();
-
 
 /** Error codes on which the kernel copy is not possible for these files (filesystem, kernel): copy in JavaScript. */
 const COPY_FALLBACK = new Set(['EXDEV', 'ENOSYS', 'EOPNOTSUPP', 'EINVAL']);
@@ -77,12 +78,10 @@ function writeAllAt(fd: number, data: Uint8Array, position: number): void {
 
 /**
  * Copies a range of the input file to `position` of the output: in the kernel when the native module is there (the
- * bytes never enter this process), else through a buffer. Every write is positioned: the kernel copy does not move the
- * descriptor's offset.
+ * bytes never enter this process), else through a buffer; returns true when the kernel did the copy. Every write is
+ * positioned: the kernel copy does not move the descriptor's offset.
  */
-/** Returns true when the kernel did the copy. */
 function copyRangeTo(inFd: number, offset: number, length: number, fd: number, position: number): boolean {
-  const copyRange = nativeCopyRange();
   let done = 0;
   if (copyRange !== undefined && !kernelCopyRefused) {
     try {

@@ -7,7 +7,7 @@ import type { Album, IdentityStore, Member, User } from './identity-store.js';
 import { looksLikeJwt, type OidcVerifier } from './oidc-verifier.js';
 import { tokenPermissions, type MemberFlag, type TokenPermission } from '../../shared/domain/access.js';
 import { looksLikeTokenSecret } from './token-secret.js';
-import { RequestActivity } from './request-activity.js';
+import type { RequestActivity } from './request-activity.js';
 
 /** Who is calling, established once per request from its bearer credential. */
 export interface Principal {
@@ -94,10 +94,9 @@ function bearerOf(request: FastifyRequest): string | null {
  */
 export function registerAccessControl(
   app: FastifyInstance,
-  deps: { identity: IdentityStore; audit: AuditLog; oidc: OidcVerifier | null; activity?: RequestActivity },
+  deps: { identity: IdentityStore; audit: AuditLog; oidc: OidcVerifier | null; activity: RequestActivity },
 ): void {
-  const { identity, audit, oidc } = deps;
-  const activity = deps.activity ?? new RequestActivity();
+  const { identity, audit, oidc, activity } = deps;
   app.decorateRequest('principal', null);
   app.decorateRequest('authFailure', null);
   // Set per request in onRequest (a shared object default would leak between requests).
