@@ -88,6 +88,8 @@ const repeats = Number(process.env.PARADIM_BENCH_REPEATS ?? 3);
 const contenders = [
   { label: 'cp -r', run: (out) => timed('cp', ['-r', corpus, out]) },
   { label: 'Node read-write-unchanged loop', run: (out) => timed(process.execPath, [join(repo, 'scripts/bench-deid-copy-loop.mjs'), corpus, out]) },
+  // The default durability's I/O alone (kernel copy, early writeback, group flush, renames), without DICOM work.
+  { label: `durable copy, no DICOM work (${workers} threads, same I/O as the default)`, run: (out) => timed(process.execPath, [join(repo, 'scripts/bench-deid-io-floor.mjs'), corpus, out, String(workers)]) },
   ...[
     [`paradim-deid (${workers} workers, group commit: default)`, []],
     [`paradim-deid (${workers} workers, fsync each file)`, ['--durability', 'each']],
@@ -116,7 +118,7 @@ for (let round = 0; round < repeats; round++) {
     clean(`${out}-reports`);
   });
 }
-const [cp, , ours, oursEach, oursNone] = contenders.map((contender, index) => {
+const [cp, , floor, ours, oursEach, oursNone] = contenders.map((contender, index) => {
   const sorted = runs[index].sort((a, b) => a.seconds - b.seconds);
   return row(`${contender.label}, median of ${repeats}`, sorted[Math.floor(sorted.length / 2)], files, bytes);
 });
@@ -156,3 +158,5 @@ for (const r of [ours, oursEach, oursNone]) {
     `${(r.seconds / cp.seconds).toFixed(2)}× cp -r wall time (target ≤ 2×: ${verdict(r.seconds / cp.seconds <= 2)}), ` +
     `peak RSS ${r.rss === undefined ? 'n/a' : `${(r.rss / 1048576).toFixed(0)} MB (target ≤ 250: ${verdict(r.rss <= 250 * 1048576)})`}`);
 }
+console.log(`Durable copy without DICOM work (the default's I/O alone): ${floor.filesPerSecond.toFixed(0)} files/s, ` +
+  `${(floor.filesPerSecond / dcmjsRate).toFixed(1)}× dcmjs; paradim-deid by default takes ${(ours.seconds / floor.seconds).toFixed(2)}× its time.`);
