@@ -275,3 +275,101 @@ describe('DeidEngine', () => {
     expect(report).toMatch(/"oldValueHash":"hmac:[0-9a-f]{24}"/);
   });
 });
+
+/** `base` with some attributes replaced or added, in tag order. */
+function withAttributes(extra: TestItem, dataset: TestItem = base): TestItem {
+  const tags = new Set(extra.map(([tag]) => tag));
+  return [...dataset.filter(([tag]) => !tags.has(tag)), ...extra].sort((a, b) => a[0] - b[0]);
+}
+
+describe('DeidEngine: leaks and invalid outputs found in review (2026-12-05)', () => {
+  it('checks sequences copied unchanged too: an identifier in a code meaning fails the file', () => {
+    const outcome = run(withAttributes([[0x00082218, [[[0x00080100, 'T-D0050'], [0x00080102, 'SRT'], [0x00080104, 'MRN-4455 region']]]]]));
+    expect(outcome.status).toBe('failed');
+    expect(outcome.status === 'failed' && outcome.reason).toMatch(/PatientID in \(0008,2218\)\[0\]\.\(0008,0104\)/);
+  });
+
+  it('cleans free text in any case: name components, identifier digits, written dates', () => {
+    const dataset = withAttributes([
+      [0x00081030, 'li NA seen 12/04/1961, mrn 998877, ref MERCY general'],
+      [0x00080080, 'Mercy General'],
+      [0x00100010, 'Li^Na'],
+      [0x00100020, 'MRN998877'],
+      [0x00100030, '19610412'],
+    ]);
+    const { elements } = output(run(dataset, { options: { cleanDescriptors: true } }));
+    expect(text(elements, 0x00081030)).toBe('** ** seen **********, mrn ******, ref *************');
+  });
+
+  it('cleans UTF-8 text and checks it in its character set', () => {
+    const utf8 = (value: string): Uint8Array => {
+      const bytes = new TextEncoder().encode(value);
+      return bytes.length % 2 === 0 ? bytes : Uint8Array.from([...bytes, 0x20]);
+    };
+    const dataset = withAttributes([
+      [0x00080005, 'ISO_IR 192'],
+      [0x00081030, utf8('Kontrolle MÜLLER, jürgen'), 'LO'],
+      [0x00100010, utf8('Müller^Jürgen'), 'PN'],
+    ]);
+    const { elements } = output(run(dataset, { options: { cleanDescriptors: true } }));
+    const description = elements.find((e) => e.tag === 0x00081030)?.value;
+    expect(new TextDecoder().decode(description).trim()).toBe('Kontrolle ******, ******');
+  });
+
+  it('replaces a whole value where a multi-byte set cannot be cleaned character for character (ISO 2022 Japanese)', () => {
+    const dataset = withAttributes([
+      [0x00080005, '\\ISO 2022 IR 87'],
+      [0x00081030, 'CT \x1b$B;3EDB@O:\x1b(B follow-up'],
+      [0x00100010, 'Yamada^Tarou=\x1b$B;3ED\x1b(B^\x1b$BB@O:\x1b(B=\x1b$B$d$^$@\x1b(B^\x1b$B$?$m$&\x1b(B'],
+    ]);
+    const { elements } = output(run(dataset, { options: { cleanDescriptors: true } }));
+    expect(text(elements, 0x00081030)).toBe('ANONYMIZED');
+  });
+
+  it('replaces UIDs the table does not list, consistently with the listed ones, and keeps definition UIDs', () => {
+    const dataset = withAttributes([
+      [0x00200242, '1.2.826.0.1.3680043.99.1'], // SOP Instance UID of Concatenation Source = the instance itself
+      [0x00209312, '1.2.826.0.1.3680043.99.9'], // Volume Frame of Reference UID
+      [0x00081115, [[[0x00081150, '1.3.12.2.1107.5.9.1'], [0x00081155, '1.2.826.0.1.3680043.99.1']]]],
+    ]);
+    const { elements } = output(run(dataset));
+    expect(text(elements, 0x00200242)).toBe(text(elements, 0x00080018));
+    expect(text(elements, 0x00209312)).toMatch(/^2\.25\./);
+    const reference = elements.find((e) => e.tag === 0x00081115)?.items?.[0]?.elements ?? [];
+    expect(text(reference, 0x00081150)).toBe('1.3.12.2.1107.5.9.1'); // a private SOP class: kept
+    expect(text(reference, 0x00081155)).toBe(text(elements, 0x00080018));
+  });
+
+  it('shifts a date under Modified Dates even where another option keeps it', () => {
+    const dataset = withAttributes([[0x00181200, '20240310']]); // Date of Last Calibration: Retain Device Identity K
+    const options = { retainLongitudinalModifiedDates: true, retainDeviceIdentity: true };
+    const { elements } = output(run(dataset, { options, dateShift: { minDays: -10, maxDays: -10 } }));
+    expect(text(elements, 0x00181200)).toBe('20240229');
+    expect(text(elements, 0x00280303)).toBe('MODIFIED');
+  });
+
+  it('copies only the codes of an earlier de-identification method code sequence', () => {
+    const earlier: TestItem = [[0x00080100, '113100'], [0x00080102, 'DCM'], [0x00080104, 'Basic Application Confidentiality Profile'], [0x00100021, 'HOSPITAL-A']];
+    const { elements } = output(run(withAttributes([[0x00120064, [earlier]]])));
+    const items = elements.find((e) => e.tag === 0x00120064)?.items ?? [];
+    expect(items[0]?.elements.map((e) => e.tag)).toEqual([0x00080100, 0x00080102, 0x00080104]);
+  });
+
+  it('removes a whole overlay plane with its data, and quarantines overlays kept in pixel bits', () => {
+    const overlay = (group: number, withData: boolean): TestItem => [
+      [(group << 16) | 0x0010, Uint8Array.of(16, 0), 'US'],
+      [(group << 16) | 0x0011, Uint8Array.of(16, 0), 'US'],
+      [(group << 16) | 0x0040, 'G'],
+      [(group << 16) | 0x0050, Uint8Array.of(1, 0, 1, 0), 'SS'],
+      [(group << 16) | 0x0100, Uint8Array.of(withData ? 1 : 16, 0), 'US'],
+      [(group << 16) | 0x0102, Uint8Array.of(withData ? 0 : 15, 0), 'US'],
+      ...(withData ? ([[(group << 16) | 0x3000, new Uint8Array(32), 'OW']] as TestItem) : []),
+    ];
+    const mask = { options: { cleanPixelData: true }, pixelMasks: [{ modality: 'CT', rectangles: [{ x: 0, y: 0, width: 4, height: 4 }] }] };
+    const { elements } = output(run(withAttributes(overlay(0x6000, true)), mask));
+    expect(elements.some((e) => e.tag >>> 16 === 0x6000)).toBe(false);
+    const embedded = run(withAttributes(overlay(0x6002, false)), mask);
+    expect(embedded.status).toBe('quarantined');
+    expect(embedded.status === 'quarantined' && embedded.reason).toMatch(/unused bits of the pixel data/);
+  });
+});

@@ -1,11 +1,12 @@
 import { AppError } from '../errors/app-error.js';
 import type { ByteSource } from '../dicom/byte-source.js';
+import { charsetOf, decodeDicomText, DEFAULT_CHARSET, type DicomCharset } from '../dicom/charset.js';
 import { checkConformance } from '../dicom/conformance.js';
 import { keywordOf, lookupTag } from '../dicom/dictionary.js';
 import type { DicomElement, DicomFile, DicomItem } from '../dicom/model.js';
 import { formatTag, isPrivateCreator, isPrivateTag, Tag } from '../dicom/tags.js';
 import { ExplicitVRLittleEndian, type Encoding } from '../dicom/transfer-syntax.js';
-import { containsBytes, decodeAscii, decodeText, encodeAscii, encodeStringValue, readUint16 } from '../dicom/values.js';
+import { decodeAscii, decodeText, encodeAscii, encodeStringValue, readUint16 } from '../dicom/values.js';
 import { encodeFileMeta, outTag, serializeDataset, type OutElement, type Segment } from '../dicom/writer.js';
 import type { DeidCrypto } from './crypto.js';
 import { e11Edition, e11Rows } from './e1-1-table.js';
@@ -140,8 +141,16 @@ export function handledActions(): readonly E11Action[] {
   return ['D', 'Z', 'X', 'K', 'C', 'U', 'X/Z', 'X/D', 'Z/D', 'X/Z/D', 'X/Z/U*'];
 }
 
-/** The action of a row under the chosen options: an option's K wins, then an option's C, else the Basic Profile. */
+/**
+ * The action of a row under the chosen options: an option's K wins, then an option's C, else the Basic Profile. One
+ * exception: with Modified Dates, a date the option shifts (C) is shifted even where another option keeps it (e.g.
+ * Date of Last Calibration under Retain Device Identity): one unshifted date would reveal the patient's offset and
+ * contradict Longitudinal Temporal Information Modified = MODIFIED.
+ */
 export function effectiveAction(row: E11Row, options: Readonly<Record<DeidOption, boolean>>): { action: E11Action; rule: string } {
+  if (options.retainLongitudinalModifiedDates && row.options.retainLongitudinalModifiedDates === 'C') {
+    return { action: 'C', rule: 'retainLongitudinalModifiedDates C (shifted even where another option keeps it)' };
+  }
   let clean: E11OptionColumn | undefined;
   for (const column of OPTION_COLUMNS) {
     if (!options[column]) continue;
@@ -211,11 +220,17 @@ interface FileState {
   readonly source: ByteSource;
   readonly actions: ActionRecord[];
   readonly utf8: boolean;
+  /** The data set's Specific Character Set (items with their own override it for their elements). */
+  readonly charset: DicomCharset;
   readonly pseudonym: string;
   readonly dateOffset: number;
   /** Identifying values of the source file (raw bytes, trimmed), for Clean and the residual check. */
   readonly identifying: readonly IdentifyingValue[];
   readonly constants: Set<string>;
+  /** Source UIDs this file replaced (U): none may remain anywhere in the output (residual check). */
+  readonly replacedUids: Set<string>;
+  /** The identifying values as one case-insensitive pattern, built when a first free text is cleaned. */
+  cleanPattern?: RegExp | null;
 }
 
 interface Walked {
@@ -306,7 +321,20 @@ export class DeidEngine {
       }
       else if (modality === 'US' || modality === 'XC' || modality === 'ES') risks.push(`modality ${modality} often carries burned-in text`);
     }
-    if (dataset.some((element) => (element.tag >>> 16 & 0xff01) === 0x6000 && (element.tag & 0xffff) === 0x3000)) risks.push('the file has overlay data');
+    // Overlay planes (even groups 60xx): their data are graphics that may show text; a plane with Overlay Rows and no
+    // Overlay Data keeps its bits in unused high bits of the pixel data (retired encoding), which masks do not clean.
+    const overlayPlanes = new Set<number>();
+    const overlayData = new Set<number>();
+    for (const element of dataset) {
+      const overlayGroup = element.tag >>> 16;
+      if ((overlayGroup & 0xff01) !== 0x6000) continue;
+      if ((element.tag & 0xffff) === 0x3000) overlayData.add(overlayGroup);
+      else if ((element.tag & 0xffff) === 0x0010) overlayPlanes.add(overlayGroup);
+    }
+    if ([...overlayPlanes].some((overlayGroup) => !overlayData.has(overlayGroup))) {
+      return stop('quarantined', 'an overlay is stored in unused bits of the pixel data (retired encoding), which this engine cannot clean');
+    }
+    if (overlayData.size > 0) risks.push('the file has overlay data');
     // Clean Pixel Data: a mask defined for the device applies to all its images, risky or not.
     const mask = pixelData !== undefined ? this.matchingMask(dataset) : undefined;
     if (risks.length > 0) {
@@ -324,6 +352,7 @@ export class DeidEngine {
     }
 
     const utf8 = /ISO_IR 192/.test(textOf(find(dataset, Tag.SpecificCharacterSet), false));
+    const charset = charsetFrom(dataset, DEFAULT_CHARSET);
     const patientId = textOf(find(dataset, Tag.PatientID), utf8);
     const patientName = textOf(find(dataset, Tag.PatientName), utf8);
     const identityKey = patientId !== '' ? `id:${textOf(find(dataset, 0x00100021), utf8)}\\${patientId}` : `name:${patientName}\\${textOf(find(dataset, Tag.PatientBirthDate), false)}`;
@@ -332,13 +361,26 @@ export class DeidEngine {
       source: file.datasetSource,
       actions: [],
       utf8,
+      charset,
       pseudonym,
       dateOffset: this.options.retainLongitudinalModifiedDates ? this.pseudonyms.dateOffsetDays(identityKey) : 0,
-      identifying: collectIdentifying(file, this.options),
+      identifying: collectIdentifying(file, this.options, charset),
       constants: new Set(['ANONYMOUS', 'ANONYMIZED', pseudonym, 'YES', 'NO']),
+      replacedUids: new Set(),
     };
-    const walked = this.walkDataset(dataset, state, '', file.transferSyntax, false);
+    const walked = this.walkDataset(dataset, state, '', file.transferSyntax, false, charset);
     let out = walked.out.filter((element) => outTag(element) !== Tag.PixelData || maskedPixels === undefined);
+    // Overlay Data is removed (X, or C that cannot clean bitmaps): the rest of its overlay plane goes too, or the Overlay
+    // Plane module would lack its Type 1 Overlay Data.
+    const strippedPlanes = [...overlayData].filter((overlayGroup) => !out.some((element) => outTag(element) === ((overlayGroup << 16) | 0x3000) >>> 0));
+    if (strippedPlanes.length > 0) {
+      out = out.filter((element) => {
+        if (!strippedPlanes.includes(outTag(element) >>> 16)) return true;
+        const source = find(dataset, outTag(element));
+        if (source !== undefined) this.record(state, '', source, 'X', 'overlay plane removed with its Overlay Data');
+        return false;
+      });
+    }
     if (maskedPixels !== undefined && pixelData !== undefined) {
       out.push({ kind: 'value', tag: pixelData.tag, vr: pixelData.vr, value: maskedPixels });
       state.actions.push({ path: formatTag(pixelData.tag), keyword: 'PixelData', action: 'C', rule: 'cleanPixelData: profile mask rectangles blanked' });
@@ -359,7 +401,7 @@ export class DeidEngine {
       implementationVersionName: IMPLEMENTATION_VERSION_NAME,
     });
     const segments = serializeDataset(file.datasetSource, out, file.transferSyntax);
-    const check = residualCheck(meta, state, out);
+    const check = residualCheck(meta, state, out, charset);
     const report: FileReport = {
       ...this.baseReport(file, check.passed ? 'deidentified' : 'failed', {}),
       transferSyntax: { input: file.transferSyntax.uid, output: outputTs },
@@ -424,12 +466,12 @@ export class DeidEngine {
     );
   }
 
-  private walkDataset(elements: readonly DicomElement[], state: FileState, prefix: string, encoding: Encoding, inClean: boolean): Walked {
+  private walkDataset(elements: readonly DicomElement[], state: FileState, prefix: string, encoding: Encoding, inClean: boolean, charset: DicomCharset): Walked {
     const out: OutElement[] = [];
     let changed = false;
     const keptCreators = this.keptPrivate(elements);
     for (const element of elements) {
-      const result = this.walkElement(element, state, prefix, encoding, inClean, keptCreators);
+      const result = this.walkElement(element, state, prefix, encoding, inClean, keptCreators, charset);
       if (result === undefined) {
         changed = true;
         continue;
@@ -474,6 +516,7 @@ export class DeidEngine {
     encoding: Encoding,
     inClean: boolean,
     keptPrivate: Set<number>,
+    charset: DicomCharset,
   ): OutElement | undefined {
     const tag = element.tag;
     const group = tag >>> 16;
@@ -524,9 +567,14 @@ export class DeidEngine {
     } else if (inClean && TEXT_VRS.has(vr) && vr !== 'CS' && vr !== 'AE') {
       action = 'C';
       rule = 'free text inside cleaned structured content: C';
-    } else if (inClean && vr === 'UI' && element.value !== undefined && !isWellKnownUid(decodeAscii(element.value))) {
+    } else if (inClean && vr === 'UI' && element.value !== undefined && !isWellKnownUid(decodeAscii(element.value)) && !definitionUid(tag)) {
       action = 'U';
       rule = 'UID inside cleaned structured content: U';
+    } else if (vr === 'UI' && !this.options.retainUids && !definitionUid(tag)) {
+      // Newer instance UIDs (SOP Instance UID of Concatenation Source, Volume Frame of Reference UID...) must follow the
+      // listed ones, or an original UID would stay beside its replacement and link the output back to its source.
+      action = 'U';
+      rule = 'UID not listed in E.1-1: U like the listed instance UIDs (DICOM-defined 1.2.840.10008 UIDs kept)';
     } else {
       action = 'K';
       rule = '';
@@ -549,7 +597,7 @@ export class DeidEngine {
       const clean = inClean || action === 'C' || action === 'D';
       let changed = false;
       const items = element.items.map((item: DicomItem, index: number) => {
-        const walked = this.walkDataset(item.elements, state, `${prefix}${formatTag(tag)}[${index}].`, item.encoding, clean);
+        const walked = this.walkDataset(item.elements, state, `${prefix}${formatTag(tag)}[${index}].`, item.encoding, clean, charsetFrom(item.elements, charset));
         if (walked.changed) changed = true;
         return walked.out;
       });
@@ -569,8 +617,15 @@ export class DeidEngine {
         this.record(state, prefix, element, 'U', rule);
         if (element.value === undefined || vr !== 'UI') return { kind: 'value', tag, vr: element.vr, value: new Uint8Array(0) };
         const uids = decodeAscii(element.value).replace(/[\0 ]+$/, '').split('\\');
-        const mapped = uids.map((uid) => (uid === '' ? '' : this.pseudonyms.uid(uid.trim()))).join('\\');
-        return { kind: 'value', tag, vr: element.vr, value: encodeStringValue('UI', mapped) };
+        const mapped = uids.map((value) => {
+          const uid = value.trim();
+          // DICOM-defined UIDs (well-known frames of reference, SOP classes) identify nobody: kept.
+          if (uid === '' || isWellKnownUid(uid)) return uid;
+          state.replacedUids.add(uid);
+          return this.pseudonyms.uid(uid);
+        });
+        if (mapped.every((uid, index) => uid === uids[index])) return { kind: 'raw', element };
+        return { kind: 'value', tag, vr: element.vr, value: encodeStringValue('UI', mapped.join('\\')) };
       }
       case 'D': {
         this.record(state, prefix, element, 'D', rule);
@@ -586,7 +641,7 @@ export class DeidEngine {
           return this.shifted(element, vr, state);
         }
         if (TEXT_VRS.has(vr) && element.value !== undefined) {
-          const cleaned = scrub(element.value, state);
+          const cleaned = scrub(element.value, state, charset);
           this.record(state, prefix, element, 'C', `${rule}; ${cleaned.removed} identifying fragment(s) removed`);
           if (cleaned.removed === 0) return { kind: 'raw', element };
           return { kind: 'value', tag, vr: element.vr, value: padEven(cleaned.bytes, vr) };
@@ -661,7 +716,17 @@ export class DeidEngine {
     kept.push(str(0x00120063, 'LO', method));
     const previousItems: OutElement[][] = [];
     if (existingCodes !== undefined && existingCodes.kind === 'raw') {
-      for (const item of existingCodes.element.items ?? []) previousItems.push(item.elements.map((element) => ({ kind: 'raw', element })));
+      // Codes of an earlier de-identification stay listed; anything else in their items (private or identifying
+      // attributes) is not copied.
+      (existingCodes.element.items ?? []).forEach((item, index) => {
+        const prefix = `${formatTag(0x00120064)}[${index}].`;
+        const codes = item.elements.filter((element) => {
+          if (CODE_ATTRIBUTES.has(element.tag)) return true;
+          this.record(state, prefix, element, 'X', 'not a code attribute of an earlier de-identification method code: removed');
+          return false;
+        });
+        if (codes.some((element) => element.tag === Tag.CodeValue)) previousItems.push(codes.map((element) => ({ kind: 'raw', element })));
+      });
     }
     const codeItems = codes.map(([value, meaning]) => [str(Tag.CodeValue, 'SH', value), str(Tag.CodingSchemeDesignator, 'SH', 'DCM'), str(Tag.CodeMeaning, 'LO', meaning)]);
     kept.push({ kind: 'sequence', tag: 0x00120064, vr: enc.explicitVr ? 'SQ' : 'SQ', undefinedLength: false, itemEncoding: enc, items: [...previousItems, ...codeItems] });
@@ -682,9 +747,18 @@ export class DeidEngine {
   }
 }
 
+/** Code Value, Coding Scheme Designator and Version, Code Meaning, Long Code Value, URN Code Value. */
+const CODE_ATTRIBUTES = new Set([0x00080100, 0x00080102, 0x00080103, 0x00080104, 0x00080119, 0x00080120]);
+
 const WELL_KNOWN_UID_PREFIX = '1.2.840.10008.';
 function isWellKnownUid(uid: string): boolean {
   return uid.startsWith(WELL_KNOWN_UID_PREFIX);
+}
+
+/** UI attributes that name definitions (SOP classes, transfer syntaxes, coding schemes, templates), not instances. */
+const DEFINITION_UID_KEYWORD = /ClassUID|ClassesIn|ClassesSupported|TransferSyntaxUID|CodingSchemeUID|ContextGroupExtensionCreatorUID|^ContextUID$|MappingResourceUID|CreatorVersionUID|TemplateUID|PrivateInformationCreatorUID/;
+function definitionUid(tag: number): boolean {
+  return DEFINITION_UID_KEYWORD.test(keywordOf(tag));
 }
 
 function find(elements: readonly DicomElement[], tag: number): DicomElement | undefined {
@@ -746,30 +820,77 @@ const IDENTIFYING_TAGS: readonly [number, string, IdentifyingKind][] = [
 interface IdentifyingValue {
   readonly label: string;
   readonly kind: IdentifyingKind;
-  /** The value as bytes (for cleaning free text) and as a Latin-1 string (for the residual check). */
-  readonly bytes: Uint8Array;
+  /** The value as it reads in its character set, in upper case (matching ignores case). */
   readonly text: string;
+  /** As written (name components are checked in their own case: "Test" the name, not "test" the word). */
+  readonly exact: string;
+  /** Two or three characters (a short name component): looked for in free text only, not in codes. */
+  readonly short: boolean;
+  /** A part every occurrence contains (the year of a written date): when the output lacks it, no search is needed. */
+  readonly gate?: string;
 }
 
-/** The checkable parts of one identifying value (whole value, name components), cached: values repeat from file to file. */
-const partsCache = new Map<string, readonly { readonly part: string; readonly kind: IdentifyingKind; readonly bytes: Uint8Array }[]>();
+/** The Specific Character Set of a data set or item, else the one it inherits. */
+function charsetFrom(elements: readonly DicomElement[], inherited: DicomCharset): DicomCharset {
+  const element = find(elements, Tag.SpecificCharacterSet);
+  return element?.value === undefined ? inherited : charsetOf(decodeAscii(element.value).replace(/[\0 ]+$/, ''));
+}
 
-function partsOf(raw: Uint8Array, kind: IdentifyingKind, staff: boolean): readonly { readonly part: string; readonly kind: IdentifyingKind; readonly bytes: Uint8Array }[] {
-  const text = decodeAscii(raw);
+/** Upper case, the form in which identifying values and output text are compared. */
+function fold(text: string): string {
+  return text.toUpperCase();
+}
+
+/** A date `YYYYMMDD` as people write it in free text (4-digit years, with and without leading zeros). */
+function dateForms(value: string): string[] {
+  const match = /^(\d{4})(\d{2})(\d{2})$/.exec(value);
+  if (match === null) return [];
+  const [, year, month, day] = match as unknown as [string, string, string, string];
+  if (Number(month) < 1 || Number(month) > 12 || Number(day) < 1 || Number(day) > 31) return [];
+  const forms = new Set([`${year}-${month}-${day}`, `${year}/${month}/${day}`, `${year}.${month}.${day}`]);
+  for (const [d, m] of [[day, month], [String(Number(day)), String(Number(month))]] as const) {
+    for (const sep of ['/', '.', '-']) {
+      forms.add(`${d}${sep}${m}${sep}${year}`);
+      forms.add(`${m}${sep}${d}${sep}${year}`);
+    }
+  }
+  return [...forms];
+}
+
+type Part = { readonly part: string; readonly exact: string; readonly kind: IdentifyingKind; readonly short: boolean; readonly gate?: string };
+/** The checkable parts of one identifying value, cached: values repeat from file to file. */
+const partsCache = new Map<string, readonly Part[]>();
+
+/**
+ * What of a value must not survive: the whole value; for person names each component (family, given...) of each
+ * group (alphabetic, ideographic, phonetic) and each word of three characters or more; for identifiers the runs of
+ * five digits or more they contain (MRN998877 → 998877); for dates their usual written forms (12/04/1961...).
+ */
+function partsOf(text: string, kind: IdentifyingKind, staff: boolean): readonly Part[] {
   const key = `${kind}${staff ? '+' : '-'}${text}`;
   const cached = partsCache.get(key);
   if (cached !== undefined) return cached;
-  const parts: { part: string; kind: IdentifyingKind; bytes: Uint8Array }[] = [];
-  for (const value of text.replace(/[\0 ]+$/, '').trim().split('\\')) {
+  const parts: Part[] = [];
+  const add = (candidate: string, partKind: IdentifyingKind, minimum: number, gate?: string): void => {
+    const exact = candidate.trim();
+    const part = fold(exact);
+    if (part.length < minimum || /^[0\s.^=,-]*$/.test(part) || parts.some((known) => known.exact === exact)) return;
+    parts.push(gate === undefined ? { part, exact, kind: partKind, short: part.length < 4 } : { part, exact, kind: partKind, short: false, gate });
+  };
+  for (const value of text.replace(/[\0 ]+$/, '').split('\\')) {
     const trimmed = value.trim();
     // Names of staff and content creators may also name equipment (e.g. a lab's software): exempt there like parts.
-    const candidates: [string, IdentifyingKind][] = [[trimmed, staff ? 'name-part' : kind]];
-    // Components of a person name (family, given...).
-    if (kind === 'name') for (const component of trimmed.split(/[\^=]/)) candidates.push([component.trim(), 'name-part']);
-    for (const [part, partKind] of candidates) {
-      if (part.length < 4 || /^[0\s.^]*$/.test(part)) continue;
-      parts.push({ part, kind: partKind, bytes: encodeAscii(part) });
+    add(trimmed, staff ? 'name-part' : kind, 4);
+    if (kind === 'name') {
+      for (const group of trimmed.split('=')) {
+        for (const component of group.split('^')) {
+          add(component, 'name-part', 2);
+          for (const word of component.split(/[\s,]+/)) add(word, 'name-part', 3);
+        }
+      }
     }
+    if (kind === 'id') for (const digits of trimmed.match(/\d{5,}/g) ?? []) add(digits, 'id', 5);
+    if (kind === 'date') for (const form of dateForms(trimmed)) add(form, 'date', 8, trimmed.slice(0, 4));
   }
   if (partsCache.size >= 4096) partsCache.clear();
   partsCache.set(key, parts);
@@ -778,30 +899,32 @@ function partsOf(raw: Uint8Array, kind: IdentifyingKind, staff: boolean): readon
 
 /**
  * The identifying values of the source file: the attributes above at any sequence depth, and every person name (PN)
- * anywhere (physicians, operators, observers, SR person names), with their components.
+ * anywhere (physicians, operators, observers, SR person names), with their components, read in the character set
+ * of the data set or item that holds them.
  */
-function collectIdentifying(file: DicomFile, options: Readonly<Record<DeidOption, boolean>>): IdentifyingValue[] {
+function collectIdentifying(file: DicomFile, options: Readonly<Record<DeidOption, boolean>>, charset: DicomCharset): IdentifyingValue[] {
   const wanted = wantedIdentifying(options);
   const seen = new Set<string>();
   const values: IdentifyingValue[] = [];
-  const add = (label: string, kind: IdentifyingKind, element: DicomElement, staff = false): void => {
+  const add = (label: string, kind: IdentifyingKind, element: DicomElement, itemCharset: DicomCharset, staff = false): void => {
     if (element.value === undefined) return;
-    for (const { part, kind: partKind, bytes } of partsOf(element.value, kind, staff)) {
-      if (seen.has(part)) continue;
-      seen.add(part);
-      values.push({ label, kind: partKind, bytes, text: part });
+    const text = kind === 'uid' || kind === 'date' ? decodeAscii(element.value) : decodeDicomText(element.value, itemCharset);
+    for (const { part, exact, kind: partKind, short, gate } of partsOf(text, kind, staff)) {
+      if (seen.has(exact)) continue;
+      seen.add(exact);
+      values.push(gate === undefined ? { label, kind: partKind, text: part, exact, short } : { label, kind: partKind, text: part, exact, short, gate });
     }
   };
-  const visit = (elements: readonly DicomElement[], depth: number): void => {
+  const visit = (elements: readonly DicomElement[], depth: number, itemCharset: DicomCharset): void => {
     for (const element of elements) {
       if (isPrivateTag(element.tag)) continue;
       const entry = wanted.get(element.tag);
-      if (entry !== undefined) add(entry[0], entry[1], element);
-      else if (element.vr === 'PN') add(keywordOf(element.tag) || 'a person name', 'name', element, true);
-      if (element.items !== undefined && depth < 8) for (const item of element.items) visit(item.elements, depth + 1);
+      if (entry !== undefined) add(entry[0], entry[1], element, itemCharset);
+      else if (element.vr === 'PN') add(keywordOf(element.tag) || 'a person name', 'name', element, itemCharset, true);
+      if (element.items !== undefined && depth < 8) for (const item of element.items) visit(item.elements, depth + 1, charsetFrom(item.elements, itemCharset));
     }
   };
-  visit(file.dataset, 0);
+  visit(file.dataset, 0, charset);
   return values;
 }
 
@@ -822,20 +945,46 @@ function wantedIdentifying(options: Readonly<Record<DeidOption, boolean>>): Map<
   return wanted;
 }
 
-/** Replaces identifying fragments in free text with `*`. */
-function scrub(value: Uint8Array, state: FileState): { bytes: Uint8Array; removed: number } {
-  let bytes = value;
+/** Letters and digits, except ideographs, kana and hangul (written without spaces: every character is a boundary). */
+const WORD_CHARACTER = '[[\\p{L}\\p{N}]--[\\p{sc=Han}\\p{sc=Hiragana}\\p{sc=Katakana}\\p{sc=Hangul}]]';
+const wordCharacter = new RegExp(WORD_CHARACTER, 'v');
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[\\^$.*+?()[\]{}|/]/g, '\\$&');
+}
+
+/** The identifying values of a file as one pattern: whole tokens, any case (null when there are none). */
+function cleanPatternOf(state: FileState): RegExp | null {
+  if (state.cleanPattern !== undefined) return state.cleanPattern;
+  const needles = state.identifying.map(({ text }) => text).filter((text) => !state.constants.has(text));
+  needles.sort((a, b) => b.length - a.length);
+  state.cleanPattern = needles.length === 0 ? null : new RegExp(`(?<!${WORD_CHARACTER})(?:${needles.map(escapeRegExp).join('|')})(?!${WORD_CHARACTER})`, 'giv');
+  return state.cleanPattern;
+}
+
+/**
+ * Clean (C) of free text: every identifying value of the file found in it, as a whole token and in any case, is
+ * replaced by asterisks, in the value's own character set. Where the set cannot be written back character for
+ * character (multi-byte sets other than UTF-8), a value with a finding is replaced as a whole.
+ */
+function scrub(value: Uint8Array, state: FileState, charset: DicomCharset): { bytes: Uint8Array; removed: number } {
+  const pattern = cleanPatternOf(state);
+  if (pattern === null) return { bytes: value, removed: 0 };
+  const text = decodeDicomText(value, charset);
   let removed = 0;
-  for (const { bytes: needle } of state.identifying) {
-    while (containsBytes(bytes, needle)) {
-      const text = decodeAscii(bytes);
-      const index = text.indexOf(decodeAscii(needle));
-      if (index < 0) break;
-      bytes = encodeAscii(text.slice(0, index) + '*'.repeat(needle.length) + text.slice(index + needle.length));
-      removed++;
-    }
+  const cleaned = text.replace(pattern, (match) => {
+    removed++;
+    return '*'.repeat(match.length);
+  });
+  if (removed === 0) return { bytes: value, removed };
+  if (charset.kind === 'utf8') return { bytes: new TextEncoder().encode(cleaned), removed };
+  if (charset.kind === 'default' || charset.kind === 'single') {
+    // One byte per character in these sets: blank the same positions in the source bytes.
+    const bytes = value.slice();
+    for (let i = 0; i < cleaned.length && i < bytes.length; i++) if (cleaned[i] === '*' && text[i] !== '*') bytes[i] = 0x2a;
+    return { bytes, removed };
   }
-  return { bytes, removed };
+  return { bytes: encodeAscii('ANONYMIZED'), removed };
 }
 
 type IdentifyingKind = 'id' | 'name' | 'name-part' | 'date' | 'uid' | 'institution' | 'device';
@@ -848,30 +997,39 @@ const EXEMPT: Partial<Record<IdentifyingKind, ReadonlySet<number>>> = {
   'name-part': new Set(EQUIPMENT),
 };
 
-function isWordChar(code: number): boolean {
-  return (code >= 0x30 && code <= 0x39) || (code >= 0x41 && code <= 0x5a) || (code >= 0x61 && code <= 0x7a);
+function isWordChar(text: string, index: number): boolean {
+  const code = text.charCodeAt(index);
+  if (code < 0x80) return (code >= 0x30 && code <= 0x39) || (code >= 0x41 && code <= 0x5a) || (code >= 0x61 && code <= 0x7a);
+  return wordCharacter.test(String.fromCodePoint(text.codePointAt(index) ?? code));
 }
 
 /** `needle` occurs in `text[from, to)` as a whole token (not inside a longer word or number). */
 function tokenAt(text: string, needle: string, from: number, to: number): boolean {
   for (let i = text.indexOf(needle, from); i !== -1 && i + needle.length <= to; i = text.indexOf(needle, i + 1)) {
-    if (i > from && isWordChar(text.charCodeAt(i - 1))) continue;
-    if (i + needle.length < to && isWordChar(text.charCodeAt(i + needle.length))) continue;
+    if (i > from && isWordChar(text, i - 1)) continue;
+    if (i + needle.length < to && isWordChar(text, i + needle.length)) continue;
     return true;
   }
   return false;
 }
 
+/** Free text, where a short name component is looked for (not in codes, identifiers or binary values). */
+const FREE_TEXT_VRS = new Set(['LO', 'LT', 'PN', 'SH', 'ST', 'UC', 'UT']);
+
 function checkedVr(kind: IdentifyingKind, vr: string): boolean {
   // name, name-part, id, institution, device: text VRs only.
   if (kind === 'uid') return vr === 'UI' || CHECK_TEXT_VRS.has(vr);
   if (kind === 'date') return vr === 'DA' || vr === 'DT' || CHECK_TEXT_VRS.has(vr);
+  // A single name component is not looked for in codes (CS: "HEAD", "PERFUSION") or application titles.
+  if (kind === 'name-part') return CHECK_TEXT_VRS.has(vr) && vr !== 'CS' && vr !== 'AE';
   return CHECK_TEXT_VRS.has(vr);
 }
 
 /** The values to scan, laid end to end in one Latin-1 string (one search per identifying value, not one per element). */
 interface Haystack {
+  /** Values in upper case, and as written (same lengths). */
   readonly parts: string[];
+  readonly exact: string[];
   /** Per scanned element: where its value starts and ends in the joined text, its tag, VR and path prefix. */
   readonly starts: number[];
   readonly ends: number[];
@@ -888,8 +1046,13 @@ interface Haystack {
  * (pixel data) is not scanned: burned-in text is the risk gate's job. Survivors are named by attribute and path,
  * never by value.
  */
-function residualCheck(meta: Uint8Array, state: FileState, out: readonly OutElement[]): { passed: boolean; valuesChecked: number; survivors: string[] } {
-  const needles = state.identifying.filter(({ text }) => !state.constants.has(text));
+function residualCheck(meta: Uint8Array, state: FileState, out: readonly OutElement[], charset: DicomCharset): { passed: boolean; valuesChecked: number; survivors: string[] } {
+  const needles = state.identifying.filter(({ text, exact }) => !state.constants.has(text) && !state.constants.has(exact));
+  const listed = new Set(needles.map(({ text }) => text));
+  for (const uid of state.replacedUids) {
+    // A degenerate value ("0", "1.2") is no link to anything, and would be found inside every other UID.
+    if (!listed.has(uid) && uid.length >= 8 && uid.includes('.')) needles.push({ label: 'a replaced UID', kind: 'uid', text: uid, exact: uid, short: false });
+  }
   const found = new Map<string, string[]>();
   const note = (label: string, where: string): void => {
     const list = found.get(label);
@@ -897,20 +1060,30 @@ function residualCheck(meta: Uint8Array, state: FileState, out: readonly OutElem
     else list.push(where);
   };
   if (needles.length > 0) {
-    const hay: Haystack = { parts: [], starts: [], ends: [], tags: [], vrs: [], prefixes: [], length: 0 };
-    gather(out, state.source, '', hay);
+    const hay: Haystack = { parts: [], exact: [], starts: [], ends: [], tags: [], vrs: [], prefixes: [], length: 0 };
+    gather(out, state.source, '', hay, charset);
     // A separator that is not a word character: a match cannot run from one value into the next.
-    const text = hay.parts.join('\n');
+    const folded = hay.parts.join('\n');
+    const written = hay.exact.join('\n');
+    const gates = new Map<string, boolean>();
     for (const needle of needles) {
-      for (let at = text.indexOf(needle.text); at !== -1; at = text.indexOf(needle.text, at + 1)) {
+      if (needle.gate !== undefined) {
+        let open = gates.get(needle.gate);
+        if (open === undefined) gates.set(needle.gate, (open = folded.includes(needle.gate)));
+        if (!open) continue;
+      }
+      // Name components in their own case; whole names, identifiers, dates, addresses and UIDs in any case.
+      const [text, sought] = needle.kind === 'name-part' ? [written, needle.exact] : [folded, needle.text];
+      for (let at = text.indexOf(sought); at !== -1; at = text.indexOf(sought, at + 1)) {
         const index = elementAt(hay.starts, at);
         const start = hay.starts[index] ?? 0;
         const end = hay.ends[index] ?? 0;
         const tag = hay.tags[index] ?? 0;
-        if (at + needle.text.length > end) continue;
-        if (!checkedVr(needle.kind, hay.vrs[index] ?? '') || EXEMPT[needle.kind]?.has(tag) === true) continue;
-        if (at > start && isWordChar(text.charCodeAt(at - 1))) continue;
-        if (at + needle.text.length < end && isWordChar(text.charCodeAt(at + needle.text.length))) continue;
+        const vr = hay.vrs[index] ?? '';
+        if (at + sought.length > end) continue;
+        if (!checkedVr(needle.kind, vr) || (needle.short && !FREE_TEXT_VRS.has(vr)) || EXEMPT[needle.kind]?.has(tag) === true) continue;
+        if (at > start && isWordChar(text, at - 1)) continue;
+        if (at + sought.length < end && isWordChar(text, at + sought.length)) continue;
         note(needle.label, `${hay.prefixes[index] ?? ''}${formatTag(tag)}`);
       }
     }
@@ -935,31 +1108,64 @@ function elementAt(starts: readonly number[], position: number): number {
   return low;
 }
 
-function gather(out: readonly OutElement[], source: ByteSource, prefix: string, hay: Haystack): void {
+function gather(out: readonly OutElement[], source: ByteSource, prefix: string, hay: Haystack, charset: DicomCharset): void {
+  let itemCharset = charset;
+  const own = out.find((element) => outTag(element) === Tag.SpecificCharacterSet);
+  if (own !== undefined && prefix !== '') {
+    const bytes = own.kind === 'value' ? own.value : own.kind === 'raw' ? own.element.value : undefined;
+    if (bytes !== undefined) itemCharset = charsetOf(decodeAscii(bytes).replace(/[\0 ]+$/, ''));
+  }
   for (const element of out) {
     const tag = outTag(element);
     if (element.kind === 'sequence') {
-      element.items.forEach((item, index) => gather(item, source, `${prefix}${formatTag(tag)}[${index}].`, hay));
+      element.items.forEach((item, index) => gather(item, source, `${prefix}${formatTag(tag)}[${index}].`, hay, itemCharset));
       continue;
     }
-    const vr = isPrivateTag(tag) ? 'UN' : element.kind === 'value' ? element.vr : element.element.vr === 'UN' ? (lookupTag(tag)?.vr ?? 'UN') : element.element.vr;
-    if (!CHECK_TEXT_VRS.has(vr) && vr !== 'UI' && vr !== 'DA' && vr !== 'DT') continue;
-    let bytes: Uint8Array | undefined;
-    if (element.kind === 'value') bytes = element.value;
-    else {
-      const raw = element.element;
-      bytes = raw.value ?? (raw.fragments === undefined && tag !== Tag.PixelData ? source.read(raw.valueOffset, raw.valueLength) : undefined);
+    if (element.kind === 'raw') {
+      gatherSource(element.element, source, prefix, hay, itemCharset);
+      continue;
     }
-    if (bytes === undefined || bytes.length === 0) continue;
-    const value = decodeAscii(bytes);
-    hay.parts.push(value);
-    hay.starts.push(hay.length);
-    hay.ends.push(hay.length + value.length);
-    hay.tags.push(tag);
-    hay.vrs.push(vr);
-    hay.prefixes.push(prefix);
-    hay.length += value.length + 1;
+    const vr = isPrivateTag(tag) ? 'UN' : element.vr;
+    if (checkedValueVr(vr) && element.value.length > 0) addToHaystack(hay, element.value, tag, vr, prefix, itemCharset);
   }
+}
+
+/** An element copied from the source as it is, with its items when it is a sequence (all of them are written too). */
+function gatherSource(element: DicomElement, source: ByteSource, prefix: string, hay: Haystack, charset: DicomCharset): void {
+  const tag = element.tag;
+  if (element.items !== undefined) {
+    element.items.forEach((item, index) => {
+      const itemCharset = charsetFrom(item.elements, charset);
+      for (const child of item.elements) gatherSource(child, source, `${prefix}${formatTag(tag)}[${index}].`, hay, itemCharset);
+    });
+    return;
+  }
+  const vr = isPrivateTag(tag) ? 'UN' : element.vr === 'UN' ? (lookupTag(tag)?.vr ?? 'UN') : element.vr;
+  if (!checkedValueVr(vr)) return;
+  const bytes = element.value ?? (element.fragments === undefined && tag !== Tag.PixelData ? source.read(element.valueOffset, element.valueLength) : undefined);
+  if (bytes !== undefined && bytes.length > 0) addToHaystack(hay, bytes, tag, vr, prefix, charset);
+}
+
+function checkedValueVr(vr: string): boolean {
+  return CHECK_TEXT_VRS.has(vr) || vr === 'UI' || vr === 'DA' || vr === 'DT';
+}
+
+/** Character data read in its character set; other values (UIDs, dates, unknown bytes) byte for byte. */
+const CHARACTER_VRS = new Set(['LO', 'LT', 'PN', 'SH', 'ST', 'UC', 'UT']);
+
+function addToHaystack(hay: Haystack, bytes: Uint8Array, tag: number, vr: string, prefix: string, charset: DicomCharset): void {
+  const exact = CHARACTER_VRS.has(vr) ? decodeDicomText(bytes, charset) : decodeAscii(bytes);
+  const upper = fold(exact);
+  // The two forms share offsets; the rare letters whose upper case is longer (ß → SS) keep the value as written.
+  const value = upper.length === exact.length ? upper : exact;
+  hay.parts.push(value);
+  hay.exact.push(exact);
+  hay.starts.push(hay.length);
+  hay.ends.push(hay.length + value.length);
+  hay.tags.push(tag);
+  hay.vrs.push(vr);
+  hay.prefixes.push(prefix);
+  hay.length += value.length + 1;
 }
 
 /** Blanks the mask rectangles in native pixel data; a string says why it cannot. */

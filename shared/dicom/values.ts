@@ -44,15 +44,3 @@ export function readUint16(bytes: Uint8Array | undefined, littleEndian: boolean)
 export function encodeUint16(value: number, littleEndian: boolean): Uint8Array {
   return littleEndian ? Uint8Array.of(value & 0xff, (value >> 8) & 0xff) : Uint8Array.of((value >> 8) & 0xff, value & 0xff);
 }
-
-/** True when `needle` occurs in `haystack`. */
-export function containsBytes(haystack: Uint8Array, needle: Uint8Array): boolean {
-  if (needle.length === 0 || needle.length > haystack.length) return false;
-  const first = needle[0];
-  const last = haystack.length - needle.length;
-  outer: for (let i = haystack.indexOf(first ?? 0); i !== -1 && i <= last; i = haystack.indexOf(first ?? 0, i + 1)) {
-    for (let j = 1; j < needle.length; j++) if (haystack[i + j] !== needle[j]) continue outer;
-    return true;
-  }
-  return false;
-}
