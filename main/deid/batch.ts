@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { spawn, type ChildProcessByStdio } from 'node:child_process';
-import { closeSync, fsyncSync, openSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, readFileSync, readdirSync, realpathSync, renameSync, rmSync, statSync, writeFileSync, writeSync, type Dirent } from 'node:fs';
 import { mkdir, open, stat } from 'node:fs/promises';
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
@@ -14,8 +14,9 @@ import { createLogger } from '../logging/logger.js';
 import { appVersion } from '../version.js';
 import { createDeidEngine } from './engine-factory.js';
 import { nodeDeidCrypto } from './node-crypto.js';
-import { processFile, type Durability, type FileResult, type FileTask } from './process-file.js';
-import { mergeReidMap, type MapSealer } from './reid-map.js';
+import { processFile, readIdentity, type Durability, type FileResult, type FileTask } from './process-file.js';
+import { mergeReidMap, readReidMap, type MapSealer } from './reid-map.js';
+import { createHmac } from 'node:crypto';
 
 export interface BatchProgress {
   readonly filesDone: number;
@@ -69,13 +70,133 @@ function isInside(child: string, parent: string): boolean {
 
 const logger = createLogger({ name: 'deid' });
 
-/** Every regular file below `root` (any name), depth first, in a stable order. Synchronous: no thread-pool hops. */
-function* walk(root: string, dir = root): Generator<{ path: string; rel: string }> {
-  const entries = readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+interface WalkEntry {
+  readonly path: string;
+  readonly rel: string;
+  /** Why this entry cannot be read (it is reported as failed and the batch goes on). */
+  readonly error?: string;
+}
+
+function relOf(root: string, path: string): string {
+  return relative(root, path).split(sep).join('/') || '.';
+}
+
+function unreadable(error: unknown): string {
+  const code = typeof error === 'object' && error !== null && 'code' in error ? String(error.code) : '';
+  if (code === 'ENOENT') return 'it no longer exists';
+  if (code === 'EACCES' || code === 'EPERM') return 'permission denied';
+  if (code === 'ELOOP') return 'too many levels of symbolic links';
+  return code === '' ? 'it cannot be read' : `it cannot be read (${code})`;
+}
+
+/**
+ * Every regular file below `root` (any name), depth first, in a stable order. Symbolic links are followed (a link
+ * back to a folder already walked is skipped); folders in `skip` (the output and reports) are never entered. An entry
+ * that cannot be read is listed with the reason. Synchronous: no thread-pool hops.
+ */
+function* walk(root: string, skip: readonly string[], dir = root, seen = new Set<string>()): Generator<WalkEntry> {
+  let entries: Dirent[];
+  try {
+    const real = realpathSync(dir);
+    if (seen.has(real) || skip.some((folder) => isInside(real, folder))) return;
+    seen.add(real);
+    entries = readdirSync(dir, { withFileTypes: true });
+  } catch (error) {
+    yield { path: dir, rel: relOf(root, dir), error: `the folder cannot be read: ${unreadable(error)}` };
+    return;
+  }
+  entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   for (const entry of entries) {
     const path = join(dir, entry.name);
-    if (entry.isDirectory()) yield* walk(root, path);
-    else if (entry.isFile()) yield { path, rel: relative(root, path).split(sep).join('/') };
+    const rel = relOf(root, path);
+    if (entry.name.includes('\uFFFD')) {
+      yield { path, rel, error: 'its name is not valid UTF-8 on this system: rename it and run again' };
+      continue;
+    }
+    let isDirectory = entry.isDirectory();
+    let isFile = entry.isFile();
+    if (entry.isSymbolicLink()) {
+      try {
+        const target = statSync(path);
+        isDirectory = target.isDirectory();
+        isFile = target.isFile();
+      } catch (error) {
+        yield { path, rel, error: `the symbolic link cannot be followed: ${unreadable(error)}` };
+        continue;
+      }
+    }
+    if (isDirectory) yield* walk(root, skip, path, seen);
+    else if (isFile) yield { path, rel };
+  }
+}
+
+/** The real path of a folder that may not exist yet: its nearest existing parent resolved, the rest appended. */
+function realFolder(path: string): string {
+  const missing: string[] = [];
+  let current = resolve(path);
+  for (;;) {
+    try {
+      return join(realpathSync(current), ...missing.reverse());
+    } catch {
+      const parent = dirname(current);
+      if (parent === current) return resolve(path);
+      missing.push(current.slice(parent.length).replace(/^[\\/]/, ''));
+      current = parent;
+    }
+  }
+}
+
+/**
+ * Checks where the input, output, reports, key and map are, by real path (symbolic links resolved), before anything
+ * is created: outputs must not land in the input, and what stays on the workstation (reports, key, map) must not
+ * travel with the output.
+ */
+export function checkBatchFolders(folders: { input: string; output: string; reportsDir: string; keyPath?: string; mapPath?: string }): void {
+  const input = realFolder(folders.input);
+  const output = realFolder(folders.output);
+  const reports = realFolder(folders.reportsDir);
+  if (isInside(output, input) || isInside(input, output)) throw new AppError('INVALID_INPUT', [{ path: 'output', issue: 'must not be inside the input folder, nor contain it' }]);
+  if (isInside(reports, output)) throw new AppError('INVALID_INPUT', [{ path: 'reports', issue: 'must not be inside the output folder (reports stay on the workstation)' }]);
+  if (isInside(reports, input)) throw new AppError('INVALID_INPUT', [{ path: 'reports', issue: 'must not be inside the input folder' }]);
+  for (const [name, path] of [['key', folders.keyPath], ['map', folders.mapPath]] as const) {
+    if (path === undefined) continue;
+    const real = realFolder(path);
+    if (isInside(real, output)) throw new AppError('INVALID_INPUT', [{ path: name, issue: 'must not be inside the output folder (it stays on the workstation)' }]);
+    if (isInside(real, input)) throw new AppError('INVALID_INPUT', [{ path: name, issue: 'must not be inside the input folder' }]);
+  }
+}
+
+/** One run at a time per output folder: a second run would remove the first one's files in progress. */
+class OutputLock {
+  private readonly path: string;
+  constructor(output: string) {
+    this.path = join(output, '.paradim-deid.lock');
+    for (let attempt = 0; attempt < 2; attempt++) {
+      try {
+        writeFileSync(this.path, `${process.pid}\n`, { flag: 'wx', mode: 0o600 });
+        return;
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+        const pid = Number.parseInt(readFileSync(this.path, 'utf8'), 10);
+        if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && processAlive(pid)) {
+          throw new AppError('INVALID_INPUT', [{ path: 'output', issue: `another paradim-deid run (process ${pid}) is writing into this folder` }]);
+        }
+        // Left by a run that ended without cleaning up: taken over.
+        rmSync(this.path, { force: true });
+      }
+    }
+  }
+  release(): void {
+    rmSync(this.path, { force: true });
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 
@@ -310,14 +431,48 @@ export async function runBatch(options: BatchOptions): Promise<BatchSummary> {
   const reportsDir = resolve(options.reportsDir);
   const inputStat = await stat(input).catch(() => undefined);
   if (inputStat === undefined || !inputStat.isDirectory()) throw new AppError('INVALID_INPUT', [{ path: 'input', issue: 'is not a folder' }]);
-  if (isInside(output, input) || isInside(input, output)) throw new AppError('INVALID_INPUT', [{ path: 'output', issue: 'must not be inside the input folder, nor contain it' }]);
-  if (isInside(reportsDir, output)) throw new AppError('INVALID_INPUT', [{ path: 'reports', issue: 'must not be inside the output folder (reports stay on the workstation)' }]);
-  if (isInside(reportsDir, input)) throw new AppError('INVALID_INPUT', [{ path: 'reports', issue: 'must not be inside the input folder' }]);
+  checkBatchFolders({ input, output, reportsDir, ...(options.map === undefined ? {} : { mapPath: options.map.path }) });
+  // A wrong passphrase is found before any work, not after the batch (the map of earlier runs must open).
+  if (options.map !== undefined) await readReidMap(options.map.path, options.map.sealer);
   await mkdir(output, { recursive: true, mode: 0o700 });
   await mkdir(reportsDir, { recursive: true, mode: 0o700 });
+  const lock = new OutputLock(output);
+  try {
+    return await runLocked(options, input, output, reportsDir, started);
+  } finally {
+    lock.release();
+  }
+}
 
+/** What the journal says of a file done in an earlier run. */
+interface JournalEntry {
+  readonly s: string;
+  readonly o?: string;
+  readonly n?: number;
+  readonly r?: string;
+  readonly c?: string;
+  readonly m?: string;
+}
+
+/** An output of an earlier run is kept only if it is still there, whole (a power cut without flush can empty it). */
+function resumableIn(output: string): (entry: JournalEntry) => boolean {
+  return (entry) => {
+    if (entry.s !== 'deidentified' || entry.o === undefined || entry.n === undefined) return true;
+    try {
+      return statSync(join(output, entry.o)).size === entry.n;
+    } catch {
+      return false;
+    }
+  };
+}
+
+async function runLocked(options: BatchOptions, input: string, output: string, reportsDir: string, started: number): Promise<BatchSummary> {
+  const profileDigest = digestOf(options.profile, nodeDeidCrypto(options.key));
+  // Outputs of one folder come from one key and one profile: the journal's first line says which (the key by a keyed
+  // fingerprint that reveals nothing of it).
+  const header = { h: 1, profile: profileDigest, key: createHmac('sha256', options.key).update('paradim-deid journal').digest('hex').slice(0, 16) };
   const journalPath = join(reportsDir, 'journal.jsonl');
-  const done = new Set<string>();
+  const done = new Map<string, JournalEntry>();
   let journalExisted = false;
   try {
     const journalText = readFileSync(journalPath, 'utf8');
@@ -325,17 +480,28 @@ export async function runBatch(options: BatchOptions): Promise<BatchSummary> {
     for (const line of journalText.split('\n')) {
       if (line.trim() === '') continue;
       try {
-        const entry = JSON.parse(line) as { k?: string; s?: string };
-        if (typeof entry.k === 'string' && entry.s !== 'failed') done.add(entry.k);
-      } catch {
+        const entry = JSON.parse(line) as { h?: number; profile?: string; key?: string; k?: string } & Partial<JournalEntry>;
+        if (entry.h !== undefined) {
+          if (entry.profile !== header.profile || entry.key !== header.key) {
+            throw new AppError('INVALID_INPUT', [
+              { path: 'output', issue: 'was de-identified with another project key or profile (see the journal in the reports folder): use the same key and profile, or new output and reports folders' },
+            ]);
+          }
+          continue;
+        }
+        if (typeof entry.k === 'string' && typeof entry.s === 'string' && entry.s !== 'failed') done.set(entry.k, entry as JournalEntry);
+      } catch (error) {
+        if (error instanceof AppError) throw error;
         // A torn last line after a crash: that file is simply done again.
       }
     }
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
   }
-  if (journalExisted) removeStrayTemps(output);
+  // Temp files of a run that stopped (crash, kill) before their group was committed: never outputs.
+  removeStrayTemps(output);
   const journal = new AppendLog(journalPath);
+  if (!journalExisted) journal.line(header);
   const reports = new AppendLog(join(reportsDir, 'files.jsonl'));
 
   const durability = options.durability ?? 'group';
@@ -346,14 +512,25 @@ export async function runBatch(options: BatchOptions): Promise<BatchSummary> {
       : undefined;
   let filesTotal = 0;
   let bytesTotal = 0;
-  let listed: { path: string; rel: string; size: number; mtimeMs: number }[] | undefined = [];
-  try {
-    for (const entry of walk(input)) {
+  const skip = [realFolder(output), realFolder(reportsDir)];
+  type Listed = WalkEntry & { readonly size: number; readonly mtimeMs: number };
+  const described = (entry: WalkEntry): Listed => {
+    if (entry.error !== undefined) return { ...entry, size: 0, mtimeMs: 0 };
+    try {
       const info = statSync(entry.path);
+      return { ...entry, size: info.size, mtimeMs: info.mtimeMs };
+    } catch (error) {
+      return { ...entry, size: 0, mtimeMs: 0, error: unreadable(error) };
+    }
+  };
+  let listed: Listed[] | undefined = [];
+  try {
+    for (const entry of walk(input, skip)) {
+      const info = described(entry);
       filesTotal++;
       bytesTotal += info.size;
       // The listing is kept for the second pass unless the batch is huge (memory stays bounded): walked again then.
-      if (listed !== undefined && listed.length < LISTING_LIMIT) listed.push({ ...entry, size: info.size, mtimeMs: info.mtimeMs });
+      if (listed !== undefined && listed.length < LISTING_LIMIT) listed.push(info);
       else listed = undefined;
     }
   } catch (error) {
@@ -377,7 +554,8 @@ export async function runBatch(options: BatchOptions): Promise<BatchSummary> {
   let lastProgress = 0;
   let lastSync = performance.now();
   const engine = options.workers === 0 ? createDeidEngine(options.profile, options.key) : undefined;
-  const profileDigest = digestOf(options.profile, nodeDeidCrypto(options.key));
+  /** Recomputes identities of files de-identified in an earlier run, for the map (created when first needed). */
+  let identityEngine = engine;
 
   const record = (result: FileResult, key: string): void => {
     filesDone++;
@@ -388,10 +566,12 @@ export async function runBatch(options: BatchOptions): Promise<BatchSummary> {
     counts[result.status]++;
     reports.text(result.reportJson);
     if (result.pendingTemp !== undefined && result.output !== undefined) {
-      pending.push({ temp: result.pendingTemp, final: join(output, result.output), key });
+      pending.push({ temp: result.pendingTemp, final: join(output, result.output), key, bytes: result.bytesOut });
       unrenamed.add(result.pendingTemp);
       if (pending.length >= 256) commit();
-    } else journal.line({ k: key, s: result.status, o: result.output });
+    } else if (result.status === 'deidentified') journal.line({ k: key, s: result.status, o: result.output, n: result.bytesOut });
+    // Quarantined and dropped files are not done again; their reason (no identifying value) is kept for the summary.
+    else journal.line({ k: key, s: result.status, r: result.rel, c: result.code, m: result.reason });
     if (result.bug !== undefined) logger.error({ stack: result.bug, file: filesDone }, 'de-identification bug: a file failed with an unexpected error');
     if (result.status !== 'deidentified') {
       if (problems.length < 1000) problems.push({ input: result.rel, status: result.status, code: result.code ?? '', reason: result.reason ?? '' });
@@ -414,7 +594,7 @@ export async function runBatch(options: BatchOptions): Promise<BatchSummary> {
 
   // Group commit: flush the output filesystem once for many files, then rename them and journal them. Groups are
   // flushed one after the other in the background; no file gets its final name before its data are on disk.
-  const pending: { temp: string; final: string; key: string }[] = [];
+  const pending: { temp: string; final: string; key: string; bytes: number }[] = [];
   /** Temp files written and not renamed yet (removed if the batch stops before their group is committed). */
   const unrenamed = new Set<string>();
   let flushing: Promise<void> = Promise.resolve();
@@ -435,7 +615,7 @@ export async function runBatch(options: BatchOptions): Promise<BatchSummary> {
           renameSync(entry.temp, entry.final);
           unrenamed.delete(entry.temp);
           dirs.add(dirname(entry.final));
-          journal.line({ k: entry.key, s: 'deidentified', o: relative(output, entry.final).split(sep).join('/') });
+          journal.line({ k: entry.key, s: 'deidentified', o: relative(output, entry.final).split(sep).join('/'), n: entry.bytes });
         }
         for (const dir of dirs) fsyncDirectory(dir);
       })
@@ -446,13 +626,15 @@ export async function runBatch(options: BatchOptions): Promise<BatchSummary> {
         groupsInFlight--;
       });
   };
+  const resumable = resumableIn(output);
   const inFlight = new Set<Promise<void>>();
   // Enough files in flight that each worker always has its next chunk waiting.
   const limit = Math.max(1, options.workers * CHUNK * 3);
   let cancelled = false;
   let dicomdirs = 0;
   try {
-    for (const entry of listed ?? walk(input)) {
+    for (const walked of listed ?? walk(input, skip)) {
+      const entry = 'size' in walked ? walked : described(walked);
       // The disk is behind: wait for it rather than pile up unflushed files.
       while (groupsInFlight > 2) await flushing;
       if (flushError !== undefined) throw flushError;
@@ -460,12 +642,30 @@ export async function runBatch(options: BatchOptions): Promise<BatchSummary> {
         cancelled = true;
         break;
       }
-      const info = 'size' in entry ? entry : statSync(entry.path);
-      const key = journalKey(entry.rel, info.size, info.mtimeMs);
-      if (done.has(key)) {
-        counts.resumed++;
+      const key = journalKey(entry.rel, entry.size, entry.mtimeMs);
+      if (entry.error !== undefined) {
+        const reason = entry.error;
+        record({ rel: entry.rel, status: 'failed', code: 'DEID_INPUT_UNREADABLE', reason, bytesIn: 0, bytesOut: 0, reportJson: JSON.stringify({ input: entry.rel, status: 'failed', code: 'DEID_INPUT_UNREADABLE', reason }) }, key);
+        continue;
+      }
+      const earlier = done.get(key);
+      if (earlier !== undefined && resumable(earlier)) {
         filesDone++;
-        bytesDone += info.size;
+        bytesDone += entry.size;
+        if (earlier.s === 'deidentified') {
+          counts.resumed++;
+          // The map must list the patients of files done before a crash or cancel as well.
+          if (options.map !== undefined) {
+            identityEngine ??= createDeidEngine(options.profile, options.key);
+            const identity = readIdentity(entry.path, identityEngine);
+            if (identity !== undefined) identities.set(`${identity.pseudonym}\u0000${identity.newStudyInstanceUID}`, identity);
+          }
+        } else if (earlier.s === 'skipped') counts.skipped++;
+        else {
+          counts[earlier.s === 'dropped' ? 'dropped' : 'quarantined']++;
+          if (problems.length < 1000) problems.push({ input: earlier.r ?? entry.rel, status: earlier.s, code: earlier.c ?? '', reason: `${earlier.m ?? ''} (earlier run)` });
+          else problemsOmitted++;
+        }
         continue;
       }
       if (entry.rel.split('/').pop()?.toUpperCase() === 'DICOMDIR') {

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { build } from 'esbuild';
@@ -96,8 +96,11 @@ describe('paradim-deid', () => {
     expect(tree(a)).toEqual(tree(b));
     expect(tree(a).size).toBe(3);
     const again = runCli([join(dir, 'in'), a, '--key', key]);
-    // Done files (de-identified, quarantined, skipped) are not redone; the failed one is retried.
-    expect(again.stdout).toMatch(/failed 1, skipped 0, resumed 5 of 6 files/);
+    // Done files (de-identified, quarantined, skipped) are not redone; the failed one is retried. Files quarantined by
+    // the earlier run stay listed (and the exit status says so).
+    expect(again.stdout).toMatch(/De-identified 0, quarantined 1, dropped 0, failed 1, skipped 1, resumed 3 of 6 files/);
+    expect(again.stdout).toMatch(/QUARANTINED Doe Jane \(MRN-1\)\/scan\/burned\.dcm: BurnedInAnnotation is YES.*\(earlier run\)/);
+    expect(again.status).toBe(1);
     expect(tree(a)).toEqual(tree(b));
     const otherKey = join(dir, 'outC');
     runCli([join(dir, 'in'), otherKey]);
@@ -140,7 +143,63 @@ describe('paradim-deid', () => {
     expect(pseudonym).toMatch(/^BT-\d{5}$/);
     expect(entry?.patientId).toBe('MRN-3');
     const wrong = runCli(['export-map', mapPath], { PARADIM_DEID_MAP_PASSPHRASE: 'wrong passphrase!' });
-    expect(wrong.status).toBe(1);
+    expect(wrong.status).toBe(2);
     expect(wrong.stderr).toMatch(/wrong passphrase/);
+    // A batch with the wrong passphrase stops before any work, not after it.
+    const other = join(dir, 'outMapWrong');
+    const refused = runCli([join(dir, 'clean'), other, '--key', `${out}.deid-key`, '--quiet'], { PARADIM_DEID_MAP_PASSPHRASE: 'wrong passphrase!' });
+    expect(refused.status).toBe(2);
+    expect(existsSync(other)).toBe(false);
+  });
+
+  it('puts the patients of files done by an earlier run in the map too', () => {
+    const out = join(dir, 'outResumedMap');
+    const key = join(dir, 'resumed.key');
+    expect(runCli([join(dir, 'clean'), out, '--key', key, '--quiet']).status).toBe(0); // no passphrase: no map
+    const passphrase = { PARADIM_DEID_MAP_PASSPHRASE: 'correct horse battery' };
+    const again = runCli([join(dir, 'clean'), out, '--key', key, '--quiet'], passphrase);
+    expect(again.stdout).toMatch(/resumed 1 of 1 files/);
+    const exported = runCli(['export-map', `${key}.reid-map`], passphrase);
+    expect(Object.values((JSON.parse(exported.stdout) as { patients: Record<string, { patientId: string }> }).patients).map((p) => p.patientId)).toEqual(['MRN-3']);
+  });
+
+  it('refuses to mix keys in one output, and keeps key and reports out of the output and input', () => {
+    const out = join(dir, 'outOneKey');
+    expect(runCli([join(dir, 'clean'), out, '--key', join(dir, 'one.key'), '--quiet']).status).toBe(0);
+    const mixed = runCli([join(dir, 'clean'), out, '--key', join(dir, 'two.key'), '--quiet']);
+    expect(mixed.status).toBe(2);
+    expect(mixed.stderr).toMatch(/another project key or profile/);
+    const inside = runCli([join(dir, 'clean'), join(dir, 'outKeyInside'), '--key', join(dir, 'outKeyInside', 'k.key')]);
+    expect(inside.status).toBe(2);
+    expect(existsSync(join(dir, 'outKeyInside', 'k.key'))).toBe(false);
+    // The default key beside an output placed inside the input is not created either.
+    expect(runCli([join(dir, 'clean'), join(dir, 'clean', 'out')]).status).toBe(2);
+    expect(existsSync(join(dir, 'clean', 'out.deid-key'))).toBe(false);
+  });
+
+  it('does again an output a power cut emptied under its final name (no flush), instead of resuming it', () => {
+    const out = join(dir, 'outNoFlush');
+    expect(runCli([join(dir, 'clean'), out, '--durability', 'none', '--quiet']).status).toBe(0);
+    const [path] = [...tree(out).keys()];
+    const whole = readFileSync(join(out, path ?? ''));
+    writeFileSync(join(out, path ?? ''), new Uint8Array(0));
+    const again = runCli([join(dir, 'clean'), out, '--quiet']);
+    expect(again.stdout).toMatch(/De-identified 1, .* resumed 0 of 1 files/);
+    expect(readFileSync(join(out, path ?? ''))).toEqual(whole);
+  });
+
+  it('follows symbolic links, and lists entries it cannot read while the batch goes on', () => {
+    const input = join(dir, 'odd');
+    mkdirSync(join(input, 'real'), { recursive: true });
+    writeFileSync(join(input, 'real', 'x.dcm'), ct('MRN-4', 'Moe^Max', '1.2.3.300'));
+    symlinkSync(join(dir, 'clean'), join(input, 'linked'));
+    symlinkSync(join(input, 'real'), join(input, 'real', 'loop'));
+    symlinkSync(join(input, 'missing.dcm'), join(input, 'broken.dcm'));
+    writeFileSync(Buffer.from(`${input}/bad-\xff-name.dcm`, 'latin1'), ct('MRN-5', 'Zoe^Zed', '1.2.3.400'));
+    const result = runCli([input, join(dir, 'outOdd'), '--quiet']);
+    expect(result.status).toBe(1);
+    expect(result.stdout).toMatch(/De-identified 2, quarantined 0, dropped 0, failed 2/);
+    expect(result.stdout).toMatch(/FAILED broken\.dcm: the symbolic link cannot be followed: it no longer exists \[DEID_INPUT_UNREADABLE\]/);
+    expect(result.stdout).toMatch(/FAILED bad-.*-name\.dcm: its name is not valid UTF-8 on this system/);
   });
 });

@@ -1,11 +1,11 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseDeidProfile, profileDigest, type DeidProfile } from '../../shared/deid/profile.js';
 import { parseProfileYaml } from '../../shared/deid/profile-yaml.js';
 import { isAppError } from '../../shared/errors/app-error.js';
-import { runBatch, type BatchProgress } from './batch.js';
+import { checkBatchFolders, runBatch, type BatchProgress } from './batch.js';
 import { loadOrCreateKey } from './key-file.js';
 import { nodeDeidCrypto } from './node-crypto.js';
 import { passphraseSealer, readReidMap } from './reid-map.js';
@@ -35,7 +35,13 @@ Exit status: 0 every file de-identified (or dropped by the profile), 1 some quar
 class UsageError extends Error {}
 
 async function readPassphrase(file: string | undefined): Promise<string | undefined> {
-  if (file !== undefined) return (await readFile(file, 'utf8')).replace(/\r?\n$/, '');
+  if (file !== undefined) {
+    try {
+      return (await readFile(file, 'utf8')).replace(/\r?\n$/, '');
+    } catch {
+      throw new UsageError(`cannot read the passphrase file ${file}`);
+    }
+  }
   const env = process.env.PARADIM_DEID_MAP_PASSPHRASE;
   return env === undefined || env === '' ? undefined : env;
 }
@@ -106,12 +112,18 @@ export async function main(argv: string[]): Promise<number> {
   if (durability !== 'group' && durability !== 'each' && durability !== 'none') throw new UsageError('--durability must be group, each or none');
   const profile = await loadProfile(values.profile);
   const keyPath = resolve(values.key ?? join(dirname(output), `${basename(output)}.deid-key`));
+  const reportsDir = resolve(values.reports ?? join(dirname(output), `${basename(output)}.deid-reports`));
+  const mapPath = resolve(values.map ?? `${keyPath}.reid-map`);
+  // Before anything is created (the key file included): nothing may land in the input, and the key, map and reports
+  // stay on the workstation, never in the output.
+  checkBatchFolders({ input, output, reportsDir, keyPath, mapPath });
   const { key, created } = await loadOrCreateKey(keyPath);
+  if (!created && process.platform !== 'win32' && ((await stat(keyPath)).mode & 0o077) !== 0) {
+    process.stderr.write(`Warning: the project key ${keyPath} can be read by other users of this machine: chmod 600 it.\n`);
+  }
   if (created) process.stderr.write(`Created a new project key at ${keyPath} (readable only by you). Keep it: the same key gives the same pseudonyms next time.\n`);
   else if (values.key === undefined) process.stderr.write(`Using the project key at ${keyPath}\n`);
-  const reportsDir = resolve(values.reports ?? join(dirname(output), `${basename(output)}.deid-reports`));
   const passphrase = await readPassphrase(values['passphrase-file']);
-  const mapPath = resolve(values.map ?? `${keyPath}.reid-map`);
   if (passphrase === undefined) process.stderr.write('No map passphrase given (--passphrase-file or PARADIM_DEID_MAP_PASSPHRASE): the re-identification map is not written.\n');
   const controller = new AbortController();
   const onSignal = (): void => {
@@ -179,7 +191,7 @@ export function runCli(): void {
       if (isAppError(error)) {
         const details = error.details.map((detail) => `  ${detail.path === '' ? '' : `${detail.path}: `}${detail.issue}`).join('\n');
         process.stderr.write(`paradim-deid: ${error.message}\n${details}\n`);
-        process.exitCode = error.code === 'DEID_PROFILE_INVALID' || error.code === 'INVALID_INPUT' || error.code === 'DEID_KEY_INVALID' ? 2 : 1;
+        process.exitCode = ['DEID_PROFILE_INVALID', 'INVALID_INPUT', 'DEID_KEY_INVALID', 'DEID_MAP_LOCKED'].includes(error.code) ? 2 : 1;
         return;
       }
       process.stderr.write(`paradim-deid: unexpected error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);

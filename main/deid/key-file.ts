@@ -10,11 +10,17 @@ const header = 'paradim-deid-key-v1';
  * 0600), so the same path gives the same pseudonyms in every later batch.
  */
 export async function loadOrCreateKey(path: string): Promise<{ key: Uint8Array; created: boolean }> {
+  let text: string | undefined;
   try {
-    return { key: parseKey(await readFile(path, 'utf8'), path), created: false };
+    text = await readFile(path, 'utf8');
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EISDIR' || code === 'EACCES' || code === 'EPERM') {
+      throw new AppError('DEID_KEY_INVALID', [{ path: basename(path), issue: code === 'EISDIR' ? 'is a folder, not a key file' : 'cannot be read (permission denied)' }]);
+    }
+    if (code !== 'ENOENT') throw error;
   }
+  if (text !== undefined) return { key: parseKey(text, path), created: false };
   const key = randomBytes(32);
   await mkdir(dirname(path), { recursive: true, mode: 0o700 });
   let handle;

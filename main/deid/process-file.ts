@@ -7,7 +7,7 @@ import { WindowedSource, type ByteSource } from '../../shared/dicom/byte-source.
 import { parseDicom } from '../../shared/dicom/parser.js';
 import type { Segment } from '../../shared/dicom/writer.js';
 import type { DeidEngine, DeidIdentity, FileReport, FileStatus } from '../../shared/deid/engine.js';
-import { isAppError } from '../../shared/errors/app-error.js';
+import { AppError, isAppError } from '../../shared/errors/app-error.js';
 import { describeFsError } from '../services/atomic-write.js';
 import { nativeCopyRange, nativeStartWriteback } from './native-copy.js';
 
@@ -86,7 +86,7 @@ function copyRangeTo(inFd: number, offset: number, length: number, fd: number, p
   if (copyRange !== undefined && !kernelCopyRefused) {
     try {
       done = copyRange(inFd, offset, fd, position, length);
-      if (done < length) throw new Error('the input file shrank while it was being read');
+      if (done < length) throw new AppError('DEID_INPUT_UNREADABLE', [{ path: '', issue: 'the file shrank while it was being read (changed during the batch)' }]);
       return true;
     } catch (error) {
       if (!COPY_FALLBACK.has((error as NodeJS.ErrnoException).code ?? '')) throw error;
@@ -98,7 +98,7 @@ function copyRangeTo(inFd: number, offset: number, length: number, fd: number, p
   while (done < length) {
     const want = Math.min(copyBuffer.length, length - done);
     const got = readSync(inFd, copyBuffer, 0, want, offset + done);
-    if (got <= 0) throw new Error('the input file shrank while it was being read');
+    if (got <= 0) throw new AppError('DEID_INPUT_UNREADABLE', [{ path: '', issue: 'the file shrank while it was being read (changed during the batch)' }]);
     writeAllAt(fd, copyBuffer.subarray(0, got), position + done);
     done += got;
   }
@@ -168,6 +168,21 @@ function writeOutput(
   return { bytes: total, kernelBytes };
 }
 
+/** The map identity of an input file already de-identified by an earlier run (headers only); undefined if unreadable. */
+export function readIdentity(path: string, engine: DeidEngine): DeidIdentity | undefined {
+  let fd: number | undefined;
+  try {
+    fd = openSync(path, 'r');
+    const inFd = fd;
+    const source = new WindowedSource(fstatSync(fd).size, (position, target) => readSync(inFd, target, 0, target.length, position), windowBuffer);
+    return engine.identityOf(parseDicom(source, { inflate: (bytes) => new Uint8Array(inflateRawSync(bytes)) }));
+  } catch {
+    return undefined;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
 /** Reads, de-identifies and writes one file. Never throws for a bad file: the result says what happened. */
 export function processFile(task: FileTask, engine: DeidEngine, options: WriteOptions): FileResult {
   const result = processFileInner(task, engine, options);
@@ -205,7 +220,13 @@ function processFileInner(task: FileTask, engine: DeidEngine, options: WriteOpti
   let fd: number | undefined;
   let size = 0;
   try {
-    fd = openSync(task.path, 'r');
+    try {
+      fd = openSync(task.path, 'r');
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      const issue = code === 'ENOENT' ? 'it no longer exists' : code === 'EACCES' || code === 'EPERM' ? 'permission denied' : `it cannot be read (${code ?? 'error'})`;
+      return { rel: task.rel, status: 'failed', code: 'DEID_INPUT_UNREADABLE', reason: `the file cannot be opened: ${issue}`, bytesIn: 0, bytesOut: 0 };
+    }
     size = fstatSync(fd).size;
     const inFd = fd;
     // The read window (see windowBuffer), reused from file to file: files are processed one at a time per thread.

@@ -351,11 +351,8 @@ export class DeidEngine {
       maskedPixels = masked;
     }
 
-    const utf8 = /ISO_IR 192/.test(textOf(find(dataset, Tag.SpecificCharacterSet), false));
     const charset = charsetFrom(dataset, DEFAULT_CHARSET);
-    const patientId = textOf(find(dataset, Tag.PatientID), utf8);
-    const patientName = textOf(find(dataset, Tag.PatientName), utf8);
-    const identityKey = patientId !== '' ? `id:${textOf(find(dataset, 0x00100021), utf8)}\\${patientId}` : `name:${patientName}\\${textOf(find(dataset, Tag.PatientBirthDate), false)}`;
+    const { utf8, patientId, patientName, identityKey } = patientOf(dataset);
     const pseudonym = this.pseudonyms.patient(identityKey);
     const state: FileState = {
       source: file.datasetSource,
@@ -426,6 +423,17 @@ export class DeidEngine {
         newStudyInstanceUID: newStudy,
       },
     };
+  }
+
+  /**
+   * The identity under which process() files this file in the re-identification map, without de-identifying it (for
+   * files a resumed batch does not process again).
+   */
+  identityOf(file: DicomFile): DeidIdentity {
+    const { patientId, patientName, identityKey } = patientOf(file.dataset);
+    const study = textOf(find(file.dataset, Tag.StudyInstanceUID), false);
+    const keep = study === '' || this.options.retainUids || isWellKnownUid(study) || this.overrides.get(Tag.StudyInstanceUID)?.action === 'keep';
+    return { pseudonym: this.pseudonyms.patient(identityKey), patientId, patientName, studyInstanceUID: study, newStudyInstanceUID: keep ? study : this.pseudonyms.uid(study) };
   }
 
   private matchingMask(dataset: readonly DicomElement[]): DeidProfile['pixelMasks'][number] | undefined {
@@ -759,6 +767,15 @@ function isWellKnownUid(uid: string): boolean {
 const DEFINITION_UID_KEYWORD = /ClassUID|ClassesIn|ClassesSupported|TransferSyntaxUID|CodingSchemeUID|ContextGroupExtensionCreatorUID|^ContextUID$|MappingResourceUID|CreatorVersionUID|TemplateUID|PrivateInformationCreatorUID/;
 function definitionUid(tag: number): boolean {
   return DEFINITION_UID_KEYWORD.test(keywordOf(tag));
+}
+
+/** The patient's identity as the pseudonym is keyed: issuer and ID, else name and birth date. */
+function patientOf(dataset: readonly DicomElement[]): { utf8: boolean; patientId: string; patientName: string; identityKey: string } {
+  const utf8 = /ISO_IR 192/.test(textOf(find(dataset, Tag.SpecificCharacterSet), false));
+  const patientId = textOf(find(dataset, Tag.PatientID), utf8);
+  const patientName = textOf(find(dataset, Tag.PatientName), utf8);
+  const identityKey = patientId !== '' ? `id:${textOf(find(dataset, 0x00100021), utf8)}\\${patientId}` : `name:${patientName}\\${textOf(find(dataset, Tag.PatientBirthDate), false)}`;
+  return { utf8, patientId, patientName, identityKey };
 }
 
 function find(elements: readonly DicomElement[], tag: number): DicomElement | undefined {

@@ -47,8 +47,11 @@ export function charsetOf(value: string): DicomCharset {
   return label === undefined ? DEFAULT_CHARSET : { terms, kind: 'single', label };
 }
 
-const decoders = new Map<string, TextDecoder | null>();
-function decoder(label: string): TextDecoder | null {
+interface Decoder {
+  decode(input?: Uint8Array): string;
+}
+const decoders = new Map<string, Decoder | null>();
+function decoder(label: string): Decoder | null {
   let cached = decoders.get(label);
   if (cached === undefined) {
     try {

@@ -37,6 +37,7 @@ export const errorTable = {
   DEID_RESIDUAL_PHI: { message: 'An identifying value survived de-identification; the file was not written.', httpStatus: 500 },
   DEID_PROFILE_INVALID: { message: 'The de-identification profile is not valid.', httpStatus: 400 },
   DEID_KEY_INVALID: { message: 'The de-identification project key file is not valid.', httpStatus: 400 },
+  DEID_INPUT_UNREADABLE: { message: 'A file or folder of the input could not be read.', httpStatus: 422 },
   DEID_MAP_LOCKED: { message: 'The re-identification map could not be opened: wrong passphrase or damaged file.', httpStatus: 403 },
   UNSUPPORTED_MEDIA_TYPE: { message: 'The server cannot read data of this type.', httpStatus: 415 },
   NOT_ACCEPTABLE: { message: 'The server cannot answer in any of the formats the request accepts.', httpStatus: 406 },
