@@ -434,8 +434,15 @@ export async function runBatch(options: BatchOptions): Promise<BatchSummary> {
   checkBatchFolders({ input, output, reportsDir, ...(options.map === undefined ? {} : { mapPath: options.map.path }) });
   // A wrong passphrase is found before any work, not after the batch (the map of earlier runs must open).
   if (options.map !== undefined) await readReidMap(options.map.path, options.map.sealer);
-  await mkdir(output, { recursive: true, mode: 0o700 });
-  await mkdir(reportsDir, { recursive: true, mode: 0o700 });
+  for (const [name, folder] of [['output', output], ['reports', reportsDir]] as const) {
+    try {
+      await mkdir(folder, { recursive: true, mode: 0o700 });
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      const issue = code === 'EEXIST' || code === 'ENOTDIR' ? 'is a file, not a folder' : code === 'EACCES' || code === 'EPERM' || code === 'EROFS' ? 'cannot be created here (permission denied or read-only)' : `cannot be created (${code ?? 'error'})`;
+      throw new AppError('INVALID_INPUT', [{ path: name, issue }]);
+    }
+  }
   const lock = new OutputLock(output);
   try {
     return await runLocked(options, input, output, reportsDir, started);
@@ -452,6 +459,32 @@ interface JournalEntry {
   readonly r?: string;
   readonly c?: string;
   readonly m?: string;
+}
+
+/** Rewrites the reports file (temp, fsync, rename) with only the lines of files the journal has as done. */
+function keepReportsOf(path: string, done: ReadonlyMap<string, unknown>): void {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw error;
+  }
+  const kept = text.split('\n').filter((line) => {
+    const key = /^\{"k":"([0-9a-f]+)"/.exec(line)?.[1];
+    return key !== undefined && done.has(key);
+  });
+  const temp = `${path}.tmp`;
+  const fd = openSync(temp, 'w', 0o600);
+  try {
+    const data = Buffer.from(kept.length === 0 ? '' : `${kept.join('\n')}\n`);
+    let written = 0;
+    while (written < data.length) written += writeSync(fd, data, written);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(temp, path);
 }
 
 /** An output of an earlier run is kept only if it is still there, whole (a power cut without flush can empty it). */
@@ -502,7 +535,10 @@ async function runLocked(options: BatchOptions, input: string, output: string, r
   removeStrayTemps(output);
   const journal = new AppendLog(journalPath);
   if (!journalExisted) journal.line(header);
-  const reports = new AppendLog(join(reportsDir, 'files.jsonl'));
+  const reportsPath = join(reportsDir, 'files.jsonl');
+  // One report per input file: lines of files an earlier run did not finish (they are done again) are dropped.
+  if (journalExisted) keepReportsOf(reportsPath, done);
+  const reports = new AppendLog(reportsPath);
 
   const durability = options.durability ?? 'group';
   // Worker threads start while the input is counted.
@@ -564,7 +600,8 @@ async function runLocked(options: BatchOptions, input: string, output: string, r
     bytesOut += result.bytesOut;
     bytesCopiedInKernel += result.bytesCopiedInKernel ?? 0;
     counts[result.status]++;
-    reports.text(result.reportJson);
+    // The journal key first: a resumed batch keeps the reports of the files its journal has.
+    reports.text(`{"k":${JSON.stringify(key)},${result.reportJson.slice(1)}`);
     if (result.pendingTemp !== undefined && result.output !== undefined) {
       pending.push({ temp: result.pendingTemp, final: join(output, result.output), key, bytes: result.bytesOut });
       unrenamed.add(result.pendingTemp);

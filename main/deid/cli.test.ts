@@ -101,6 +101,8 @@ describe('paradim-deid', () => {
     expect(again.stdout).toMatch(/De-identified 0, quarantined 1, dropped 0, failed 1, skipped 1, resumed 3 of 6 files/);
     expect(again.stdout).toMatch(/QUARANTINED Doe Jane \(MRN-1\)\/scan\/burned\.dcm: BurnedInAnnotation is YES.*\(earlier run\)/);
     expect(again.status).toBe(1);
+    // Still one report per input file (the DICOMDIR has none): the retried file's earlier line was replaced.
+    expect(readFileSync(join(`${a}.deid-reports`, 'files.jsonl'), 'utf8').trim().split('\n')).toHaveLength(5);
     expect(tree(a)).toEqual(tree(b));
     const otherKey = join(dir, 'outC');
     runCli([join(dir, 'in'), otherKey]);
@@ -122,6 +124,11 @@ describe('paradim-deid', () => {
     expect(bad.status).toBe(2);
     expect(bad.stderr).toMatch(/profile is not valid/);
     expect(runCli([join(dir, 'in'), join(dir, 'in', 'inside')]).status).toBe(2);
+    const file = join(dir, 'a-file');
+    writeFileSync(file, 'x');
+    const notFolder = runCli([join(dir, 'clean'), file, '--key', join(dir, 'k-file.key')]);
+    expect(notFolder.status).toBe(2);
+    expect(notFolder.stderr).toMatch(/output: is a file, not a folder/);
   });
 
   it('applies a project profile and writes an encrypted re-identification map that the steward can export', () => {

@@ -178,6 +178,10 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 export function runCli(): void {
+  // Output piped into a reader that stops early (`| head`): not an error of the batch.
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EPIPE') throw error;
+  });
   main(process.argv.slice(2)).then(
     (code) => {
       process.exitCode = code;
