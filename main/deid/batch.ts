@@ -176,7 +176,9 @@ class OutputLock {
         writeFileSync(this.path, `${process.pid}\n`, { flag: 'wx', mode: 0o600 });
         return;
       } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+        const code = (error as NodeJS.ErrnoException).code;
+        if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') throw new AppError('INVALID_INPUT', [{ path: 'output', issue: 'cannot be written (permission denied or read-only)' }]);
+        if (code !== 'EEXIST') throw error;
         const pid = Number.parseInt(readFileSync(this.path, 'utf8'), 10);
         if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && processAlive(pid)) {
           throw new AppError('INVALID_INPUT', [{ path: 'output', issue: `another paradim-deid run (process ${pid}) is writing into this folder` }]);
