@@ -298,7 +298,7 @@ describe('DeidEngine: leaks and invalid outputs found in review (2026-12-05)', (
       [0x00100030, '19610412'],
     ]);
     const { elements } = output(run(dataset, { options: { cleanDescriptors: true } }));
-    expect(text(elements, 0x00081030)).toBe('** ** seen **********, mrn ******, ref *************');
+    expect(text(elements, 0x00081030)).toBe('***** seen **********, mrn ******, ref *************');
   });
 
   it('cleans UTF-8 text and checks it in its character set', () => {
@@ -313,7 +313,7 @@ describe('DeidEngine: leaks and invalid outputs found in review (2026-12-05)', (
     ]);
     const { elements } = output(run(dataset, { options: { cleanDescriptors: true } }));
     const description = elements.find((e) => e.tag === 0x00081030)?.value;
-    expect(new TextDecoder().decode(description).trim()).toBe('Kontrolle ******, ******');
+    expect(new TextDecoder().decode(description).trim()).toBe('Kontrolle **************');
   });
 
   it('replaces a whole value where a multi-byte set cannot be cleaned character for character (ISO 2022 Japanese)', () => {
@@ -371,5 +371,40 @@ describe('DeidEngine: leaks and invalid outputs found in review (2026-12-05)', (
     const embedded = run(withAttributes(overlay(0x6002, false)), mask);
     expect(embedded.status).toBe('quarantined');
     expect(embedded.status === 'quarantined' && embedded.reason).toMatch(/unused bits of the pixel data/);
+  });
+
+  it('finds a name written as people write it, in any case, in text that is kept', () => {
+    for (const written of ['Jane Doe', 'DOE, JANE', 'J. Doe']) {
+      const outcome = run(withAttributes([[0x00281055, written]])); // Window Center & Width Explanation: kept
+      expect(outcome.status, written).toBe('failed');
+      expect(outcome.status === 'failed' && outcome.reason).toMatch(/PatientName in \(0028,1055\)/);
+    }
+  });
+
+  it('reads kept private text in the data set character set, and folds ß without losing the rest of the value', () => {
+    const utf8 = (value: string): Uint8Array => {
+      const bytes = new TextEncoder().encode(value);
+      return bytes.length % 2 === 0 ? bytes : Uint8Array.from([...bytes, 0x20]);
+    };
+    const privateText = withAttributes([
+      [0x00080005, 'ISO_IR 192'],
+      [0x00100010, utf8('Müller^Jürgen'), 'PN'],
+      [0x00291010, utf8('Patient Müller Jürgen'), 'LO'],
+    ]);
+    expect(run(privateText, { options: { retainSafePrivate: true }, safePrivate: [{ creator: 'ACME 1.0', elements: ['10'] }] }).status).toBe('failed');
+    const sharp = withAttributes([[0x00281055, 'Weiß mrn-4455']]);
+    expect(run(sharp).status).toBe('failed');
+  });
+
+  it('cleans dates written in free text, and keeps them under Full Dates', () => {
+    const dataset = withAttributes([[0x00204000, 'follow-up 2022-11-03 and 3 Nov 2022, see 03/11/2022']]);
+    const cleaned = output(run(dataset, { options: { cleanDescriptors: true } })).elements;
+    expect(text(cleaned, 0x00204000)).toBe('follow-up ********** and **********, see **********');
+    const kept = output(run(dataset, { options: { cleanDescriptors: true, retainLongitudinalFullDates: true } })).elements;
+    expect(text(kept, 0x00204000)).toBe('follow-up 2022-11-03 and 3 Nov 2022, see 03/11/2022');
+  });
+
+  it('does not fail a file on text the engine wrote itself (a patient named like a code meaning)', () => {
+    expect(run(withAttributes([[0x00100010, 'Basic^Amra']])).status).toBe('deidentified');
   });
 });

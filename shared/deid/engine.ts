@@ -231,6 +231,10 @@ interface FileState {
   readonly replacedUids: Set<string>;
   /** The identifying values as one case-insensitive pattern, built when a first free text is cleaned. */
   cleanPattern?: RegExp | null;
+  /** Retain Longitudinal Temporal Information with Full Dates: dates in free text are kept. */
+  readonly keepDates: boolean;
+  /** Attributes an option keeps (K): what they hold is kept on purpose, unless it is the patient's own identity. */
+  readonly optionKept: Set<number>;
 }
 
 interface Walked {
@@ -364,6 +368,8 @@ export class DeidEngine {
       identifying: collectIdentifying(file, this.options, charset),
       constants: new Set(['ANONYMOUS', 'ANONYMIZED', pseudonym, 'YES', 'NO']),
       replacedUids: new Set(),
+      optionKept: new Set(),
+      keepDates: this.options.retainLongitudinalFullDates,
     };
     const walked = this.walkDataset(dataset, state, '', file.transferSyntax, false, charset);
     let out = walked.out.filter((element) => outTag(element) !== Tag.PixelData || maskedPixels === undefined);
@@ -613,6 +619,7 @@ export class DeidEngine {
     }
     switch (action) {
       case 'K':
+        if (rule.startsWith('retain')) state.optionKept.add(tag);
         if (rule !== '') this.record(state, prefix, element, 'K', rule);
         return { kind: 'raw', element };
       case 'X':
@@ -814,7 +821,14 @@ const IDENTIFYING_TAGS: readonly [number, string, IdentifyingKind][] = [
   [0x00101005, 'PatientBirthName', 'name'],
   [0x00101060, 'PatientMotherBirthName', 'name'],
   [Tag.PatientBirthDate, 'PatientBirthDate', 'date'],
-  [0x00101040, 'PatientAddress', 'name'],
+  [0x00101040, 'PatientAddress', 'address'],
+  [0x00101090, 'MedicalRecordLocator', 'id'],
+  [0x00380010, 'AdmissionID', 'id'],
+  [0x00401001, 'RequestedProcedureID', 'id'],
+  [0x00402016, 'PlacerOrderNumberImagingServiceRequest', 'id'],
+  [0x00402017, 'FillerOrderNumberImagingServiceRequest', 'id'],
+  [0x00400009, 'ScheduledProcedureStepID', 'id'],
+  [0x00400253, 'PerformedProcedureStepID', 'id'],
   [0x00102154, 'PatientTelephoneNumbers', 'id'],
   [0x00080050, 'AccessionNumber', 'id'],
   [0x00200010, 'StudyID', 'id'],
@@ -855,10 +869,25 @@ function charsetFrom(elements: readonly DicomElement[], inherited: DicomCharset)
 
 /** Upper case, the form in which identifying values and output text are compared. */
 function fold(text: string): string {
-  return text.toUpperCase();
+  const upper = text.toUpperCase();
+  if (upper.length === text.length) return upper;
+  // Letters whose upper case is longer (ß → SS) stay as they are, so that offsets in a value do not move.
+  let folded = '';
+  for (const char of text) {
+    const one = char.toUpperCase();
+    folded += one.length === char.length ? one : char;
+  }
+  return folded;
 }
 
-/** A date `YYYYMMDD` as people write it in free text (4-digit years, with and without leading zeros). */
+/** Month names (English and French, full and short) as written in dates. */
+const MONTHS: readonly (readonly string[])[] = [
+  ['January', 'Jan', 'janvier', 'janv.'], ['February', 'Feb', 'février', 'févr.'], ['March', 'Mar', 'mars'], ['April', 'Apr', 'avril', 'avr.'],
+  ['May', 'mai'], ['June', 'Jun', 'juin'], ['July', 'Jul', 'juillet', 'juil.'], ['August', 'Aug', 'août'],
+  ['September', 'Sep', 'Sept', 'septembre', 'sept.'], ['October', 'Oct', 'octobre', 'oct.'], ['November', 'Nov', 'novembre', 'nov.'], ['December', 'Dec', 'décembre', 'déc.'],
+];
+
+/** A date `YYYYMMDD` as people write it in free text (4-digit years, numbers or month names, with and without leading zeros). */
 function dateForms(value: string): string[] {
   const match = /^(\d{4})(\d{2})(\d{2})$/.exec(value);
   if (match === null) return [];
@@ -869,6 +898,14 @@ function dateForms(value: string): string[] {
     for (const sep of ['/', '.', '-']) {
       forms.add(`${d}${sep}${m}${sep}${year}`);
       forms.add(`${m}${sep}${d}${sep}${year}`);
+    }
+  }
+  const names = MONTHS[Number(month) - 1] ?? [];
+  for (const name of names) {
+    for (const d of new Set([day, String(Number(day))])) {
+      forms.add(`${d} ${name} ${year}`);
+      forms.add(`${name} ${d}, ${year}`);
+      forms.add(`${name} ${d} ${year}`);
     }
   }
   return [...forms];
@@ -900,12 +937,23 @@ function partsOf(text: string, kind: IdentifyingKind, staff: boolean): readonly 
     add(trimmed, staff ? 'name-part' : kind, 4);
     if (kind === 'name') {
       for (const group of trimmed.split('=')) {
-        for (const component of group.split('^')) {
+        const components = group.split('^').map((component) => component.trim());
+        for (const component of components) {
           add(component, 'name-part', 2);
           for (const word of component.split(/[\s,]+/)) add(word, 'name-part', 3);
         }
+        // The name as people write it: "Jane Doe", "Doe Jane", "Doe, Jane", "J. Doe", "J Doe" (any case).
+        const [family = '', given = ''] = components;
+        if (family.length >= 2 && given.length >= 2) {
+          const initial = given.charAt(0);
+          for (const written of [`${given} ${family}`, `${family} ${given}`, `${family}, ${given}`, `${initial}. ${family}`, `${initial} ${family}`, `${family}, ${initial}.`]) {
+            add(written, 'name', 4);
+          }
+        }
       }
     }
+    // Address lines (street, city...) in any case.
+    if (kind === 'address') for (const line of trimmed.split('^')) add(line, 'address', 4);
     if (kind === 'id') for (const digits of trimmed.match(/\d{5,}/g) ?? []) add(digits, 'id', 5);
     if (kind === 'date') for (const form of dateForms(trimmed)) add(form, 'date', 8, trimmed.slice(0, 4));
   }
@@ -966,6 +1014,17 @@ function wantedIdentifying(options: Readonly<Record<DeidOption, boolean>>): Map<
 const WORD_CHARACTER = '[[\\p{L}\\p{N}]--[\\p{sc=Han}\\p{sc=Hiragana}\\p{sc=Katakana}\\p{sc=Hangul}]]';
 const wordCharacter = new RegExp(WORD_CHARACTER, 'v');
 
+let writtenDates: RegExp | undefined;
+/** Any date as written in free text: 2022-11-03, 03/11/2022, 3.11.22, 3 Nov 2022, November 3, 2022. */
+function writtenDatePattern(): RegExp {
+  const month = MONTHS.flat().map(escapeRegExp).join('|');
+  writtenDates ??= new RegExp(
+    `(?<!${WORD_CHARACTER})(?:\\d{4}[\\-\\/.]\\d{1,2}[\\-\\/.]\\d{1,2}|\\d{1,2}[\\-\\/.]\\d{1,2}[\\-\\/.]\\d{2,4}|\\d{1,2} (?:${month}) \\d{4}|(?:${month}) \\d{1,2},? \\d{4})(?!${WORD_CHARACTER})`,
+    'giv',
+  );
+  return writtenDates;
+}
+
 function escapeRegExp(text: string): string {
   return text.replace(/[\\^$.*+?()[\]{}|/]/g, '\\$&');
 }
@@ -986,16 +1045,18 @@ function cleanPatternOf(state: FileState): RegExp | null {
  */
 function scrub(value: Uint8Array, state: FileState, charset: DicomCharset): { bytes: Uint8Array; removed: number } {
   const pattern = cleanPatternOf(state);
-  if (pattern === null) return { bytes: value, removed: 0 };
   const text = decodeDicomText(value, charset);
   let removed = 0;
-  const cleaned = text.replace(pattern, (match) => {
+  const star = (match: string): string => {
     removed++;
     return '*'.repeat(match.length);
-  });
+  };
+  let cleaned = pattern === null ? text : text.replace(pattern, star);
+  // Dates in free text are identifying too (E.1-1 note 4), whoever they belong to, unless Full Dates keeps them.
+  if (!state.keepDates) cleaned = cleaned.replace(writtenDatePattern(), star);
   if (removed === 0) return { bytes: value, removed };
   if (charset.kind === 'utf8') return { bytes: new TextEncoder().encode(cleaned), removed };
-  if (charset.kind === 'default' || charset.kind === 'single') {
+  if ((charset.kind === 'default' || charset.kind === 'single') && text.length === value.length) {
     // One byte per character in these sets: blank the same positions in the source bytes.
     const bytes = value.slice();
     for (let i = 0; i < cleaned.length && i < bytes.length; i++) if (cleaned[i] === '*' && text[i] !== '*') bytes[i] = 0x2a;
@@ -1004,7 +1065,7 @@ function scrub(value: Uint8Array, state: FileState, charset: DicomCharset): { by
   return { bytes: encodeAscii('ANONYMIZED'), removed };
 }
 
-type IdentifyingKind = 'id' | 'name' | 'name-part' | 'date' | 'uid' | 'institution' | 'device';
+type IdentifyingKind = 'id' | 'name' | 'name-part' | 'address' | 'date' | 'uid' | 'institution' | 'device';
 const CHECK_TEXT_VRS = new Set(['AE', 'CS', 'LO', 'LT', 'PN', 'SH', 'ST', 'UC', 'UT', 'UR', 'UN', 'OB']);
 /** Attributes that legitimately repeat an institution or device value (the manufacturer is often the institution's name in test data). */
 const EQUIPMENT = [0x00080070, 0x00081090, 0x00181020, 0x00181016, 0x00181018, 0x00181019];
@@ -1038,7 +1099,7 @@ function checkedVr(kind: IdentifyingKind, vr: string): boolean {
   if (kind === 'uid') return vr === 'UI' || CHECK_TEXT_VRS.has(vr);
   if (kind === 'date') return vr === 'DA' || vr === 'DT' || CHECK_TEXT_VRS.has(vr);
   // A single name component is not looked for in codes (CS: "HEAD", "PERFUSION") or application titles.
-  if (kind === 'name-part') return CHECK_TEXT_VRS.has(vr) && vr !== 'CS' && vr !== 'AE';
+  if (kind === 'name-part' || kind === 'address') return CHECK_TEXT_VRS.has(vr) && vr !== 'CS' && vr !== 'AE';
   return CHECK_TEXT_VRS.has(vr);
 }
 
@@ -1078,7 +1139,7 @@ function residualCheck(meta: Uint8Array, state: FileState, out: readonly OutElem
   };
   if (needles.length > 0) {
     const hay: Haystack = { parts: [], exact: [], starts: [], ends: [], tags: [], vrs: [], prefixes: [], length: 0 };
-    gather(out, state.source, '', hay, charset);
+    gather(out, state.source, '', hay, charset, state.constants);
     // A separator that is not a word character: a match cannot run from one value into the next.
     const folded = hay.parts.join('\n');
     const written = hay.exact.join('\n');
@@ -1099,6 +1160,7 @@ function residualCheck(meta: Uint8Array, state: FileState, out: readonly OutElem
         const vr = hay.vrs[index] ?? '';
         if (at + sought.length > end) continue;
         if (!checkedVr(needle.kind, vr) || (needle.short && !FREE_TEXT_VRS.has(vr)) || EXEMPT[needle.kind]?.has(tag) === true) continue;
+        if (state.optionKept.has(tag) && !PATIENT_IDENTITY.has(needle.label)) continue;
         if (at > start && isWordChar(text, at - 1)) continue;
         if (at + sought.length < end && isWordChar(text, at + sought.length)) continue;
         note(needle.label, `${hay.prefixes[index] ?? ''}${formatTag(tag)}`);
@@ -1125,7 +1187,7 @@ function elementAt(starts: readonly number[], position: number): number {
   return low;
 }
 
-function gather(out: readonly OutElement[], source: ByteSource, prefix: string, hay: Haystack, charset: DicomCharset): void {
+function gather(out: readonly OutElement[], source: ByteSource, prefix: string, hay: Haystack, charset: DicomCharset, written: ReadonlySet<string>): void {
   let itemCharset = charset;
   const own = out.find((element) => outTag(element) === Tag.SpecificCharacterSet);
   if (own !== undefined && prefix !== '') {
@@ -1135,7 +1197,7 @@ function gather(out: readonly OutElement[], source: ByteSource, prefix: string, 
   for (const element of out) {
     const tag = outTag(element);
     if (element.kind === 'sequence') {
-      element.items.forEach((item, index) => gather(item, source, `${prefix}${formatTag(tag)}[${index}].`, hay, itemCharset));
+      element.items.forEach((item, index) => gather(item, source, `${prefix}${formatTag(tag)}[${index}].`, hay, itemCharset, written));
       continue;
     }
     if (element.kind === 'raw') {
@@ -1143,6 +1205,8 @@ function gather(out: readonly OutElement[], source: ByteSource, prefix: string, 
       continue;
     }
     const vr = isPrivateTag(tag) ? 'UN' : element.vr;
+    // Values the engine wrote itself (markers, code meanings, dummies) are not the source's.
+    if (written.has(decodeAscii(element.value).replace(/[\0 ]+$/, ''))) continue;
     if (checkedValueVr(vr) && element.value.length > 0) addToHaystack(hay, element.value, tag, vr, prefix, itemCharset);
   }
 }
@@ -1168,7 +1232,10 @@ function checkedValueVr(vr: string): boolean {
 }
 
 /** Character data read in its character set; other values (UIDs, dates, unknown bytes) byte for byte. */
-const CHARACTER_VRS = new Set(['LO', 'LT', 'PN', 'SH', 'ST', 'UC', 'UT']);
+const CHARACTER_VRS = new Set(['LO', 'LT', 'PN', 'SH', 'ST', 'UC', 'UT', 'UN', 'OB']);
+
+/** Identifying values of the patient: never exempt, even in an attribute an option keeps. */
+const PATIENT_IDENTITY = new Set(['PatientName', 'PatientID', 'OtherPatientIDs', 'OtherPatientNames', 'PatientBirthName', 'PatientMotherBirthName', 'PatientBirthDate', 'PatientAddress', 'PatientTelephoneNumbers', 'MedicalRecordLocator']);
 
 function addToHaystack(hay: Haystack, bytes: Uint8Array, tag: number, vr: string, prefix: string, charset: DicomCharset): void {
   const exact = CHARACTER_VRS.has(vr) ? decodeDicomText(bytes, charset) : decodeAscii(bytes);
