@@ -57,7 +57,7 @@ describe('runBatch', () => {
     expect(first.cancelled).toBe(true);
     expect(first.counts.deidentified).toBe(5);
     // A crash leaves a temp file and may tear the last journal line: both are handled on resume.
-    const someDir = join(out, readdirSync(out)[0] ?? '');
+    const someDir = join(out, readdirSync(out).filter((name) => !name.startsWith('.'))[0] ?? '');
     const series = join(someDir, readdirSync(someDir)[0] ?? '');
     writeFileSync(join(series, '.0123456789ab.tmp'), 'partial');
     appendFileSync(join(`${out}-reports`, 'journal.jsonl'), '{"k":"torn');

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { spawn, type ChildProcessByStdio } from 'node:child_process';
-import { closeSync, fsyncSync, openSync, readFileSync, readdirSync, realpathSync, renameSync, rmSync, statSync, writeFileSync, writeSync, type Dirent } from 'node:fs';
+import { closeSync, fsyncSync, linkSync, openSync, readFileSync, readSync, readdirSync, realpathSync, renameSync, rmSync, statSync, writeFileSync, writeSync, type Dirent } from 'node:fs';
+import { hostname } from 'node:os';
 import { mkdir, open, stat } from 'node:fs/promises';
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
@@ -98,7 +99,11 @@ function* walk(root: string, skip: readonly string[], dir = root, seen = new Set
   let entries: Dirent[];
   try {
     const real = realpathSync(dir);
-    if (seen.has(real) || skip.some((folder) => isInside(real, folder))) return;
+    if (seen.has(real)) return;
+    if (skip.some((folder) => isInside(real, folder))) {
+      yield { path: dir, rel: relOf(root, dir), error: 'it leads into the output or reports folder: not read' };
+      return;
+    }
     seen.add(real);
     entries = readdirSync(dir, { withFileTypes: true });
   } catch (error) {
@@ -120,6 +125,10 @@ function* walk(root: string, skip: readonly string[], dir = root, seen = new Set
         const target = statSync(path);
         isDirectory = target.isDirectory();
         isFile = target.isFile();
+        if (isFile && skip.some((folder) => isInside(realpathSync(path), folder))) {
+          yield { path, rel, error: 'it leads into the output or reports folder: not read' };
+          continue;
+        }
       } catch (error) {
         yield { path, rel, error: `the symbolic link cannot be followed: ${unreadable(error)}` };
         continue;
@@ -166,27 +175,41 @@ export function checkBatchFolders(folders: { input: string; output: string; repo
   }
 }
 
-/** One run at a time per output folder: a second run would remove the first one's files in progress. */
-class OutputLock {
+/**
+ * One run at a time per folder (output, reports): a second run would remove the first one's files in progress. The
+ * lock file is created whole (written beside, then hard-linked into place) and names the process and the machine.
+ */
+class FolderLock {
   private readonly path: string;
-  constructor(output: string) {
-    this.path = join(output, '.paradim-deid.lock');
+  constructor(folder: string, name: string) {
+    this.path = join(folder, '.paradim-deid.lock');
+    const me = { pid: process.pid, host: hostname() };
+    const temp = `${this.path}.${process.pid}.tmp`;
     for (let attempt = 0; attempt < 2; attempt++) {
       try {
-        writeFileSync(this.path, `${process.pid}\n`, { flag: 'wx', mode: 0o600 });
-        return;
+        writeFileSync(temp, `${JSON.stringify(me)}\n`, { mode: 0o600 });
+        try {
+          linkSync(temp, this.path);
+          return;
+        } finally {
+          rmSync(temp, { force: true });
+        }
       } catch (error) {
         const code = (error as NodeJS.ErrnoException).code;
-        if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') throw new AppError('INVALID_INPUT', [{ path: 'output', issue: 'cannot be written (permission denied or read-only)' }]);
+        if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') throw new AppError('INVALID_INPUT', [{ path: name, issue: `${folder} cannot be written (permission denied or read-only)` }]);
         if (code !== 'EEXIST') throw error;
-        const pid = Number.parseInt(readFileSync(this.path, 'utf8'), 10);
-        if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && processAlive(pid)) {
-          throw new AppError('INVALID_INPUT', [{ path: 'output', issue: `another paradim-deid run (process ${pid}) is writing into this folder` }]);
+        const holder = readJsonIfAny(this.path) as { pid?: number; host?: string } | undefined;
+        const pid = holder?.pid;
+        const alive = typeof pid === 'number' && (holder?.host !== me.host || (pid !== process.pid && processAlive(pid)));
+        if (alive) {
+          const where = holder?.host === me.host ? '' : ` on ${holder?.host ?? 'another machine'}`;
+          throw new AppError('INVALID_INPUT', [{ path: name, issue: `another paradim-deid run (process ${pid}${where}) is using ${folder}; if none is running, delete ${this.path}` }]);
         }
-        // Left by a run that ended without cleaning up: taken over.
+        // Left by a run that ended without cleaning up (or unreadable): taken over.
         rmSync(this.path, { force: true });
       }
     }
+    throw new AppError('INVALID_INPUT', [{ path: name, issue: `${folder} is locked by another run (${this.path})` }]);
   }
   release(): void {
     rmSync(this.path, { force: true });
@@ -331,7 +354,7 @@ class AppendLog {
 }
 
 /** Files listed once and kept for the second pass up to this many (beyond, the folder is walked again). */
-const LISTING_LIMIT = 200_000;
+const LISTING_LIMIT = 50_000;
 
 /** Files sent to a worker in one message (and answered in one): messages cost more than a small file's work. */
 const CHUNK = 16;
@@ -445,10 +468,13 @@ export async function runBatch(options: BatchOptions): Promise<BatchSummary> {
       throw new AppError('INVALID_INPUT', [{ path: name, issue }]);
     }
   }
-  const lock = new OutputLock(output);
+  const lock = new FolderLock(output, 'output');
+  let reportsLock: FolderLock | undefined;
   try {
+    reportsLock = new FolderLock(reportsDir, 'reports');
     return await runLocked(options, input, output, reportsDir, started);
   } finally {
+    reportsLock?.release();
     lock.release();
   }
 }
@@ -463,28 +489,63 @@ interface JournalEntry {
   readonly m?: string;
 }
 
+/** In the output folder: the key fingerprint and profile digest that made it (no personal data). */
+const ORIGIN_FILE = '.paradim-deid-origin.json';
+const NEWLINE = Buffer.from('\n');
+
+function writeAll(fd: number, data: Buffer): void {
+  let written = 0;
+  while (written < data.length) written += writeSync(fd, data, written);
+}
+
+function readJsonIfAny(path: string): unknown {
+  try {
+    return JSON.parse(readFileSync(path, 'utf8')) as unknown;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    // Damaged: treated as absent (rewritten by this run).
+    return undefined;
+  }
+}
+
 /** Rewrites the reports file (temp, fsync, rename) with only the lines of files the journal has as done. */
 function keepReportsOf(path: string, done: ReadonlyMap<string, unknown>): void {
-  let text: string;
+  let input: number;
   try {
-    text = readFileSync(path, 'utf8');
+    input = openSync(path, 'r');
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
     throw error;
   }
-  const kept = text.split('\n').filter((line) => {
-    const key = /^\{"k":"([0-9a-f]+)"/.exec(line)?.[1];
-    return key !== undefined && done.has(key);
-  });
   const temp = `${path}.tmp`;
-  const fd = openSync(temp, 'w', 0o600);
+  const out = openSync(temp, 'w', 0o600);
+  // Line by line through a 1 MiB buffer: the file can be larger than any string.
+  const seen = new Set<string>();
+  const keep = (line: Buffer): void => {
+    const key = /^\{"k":"([0-9a-f]+)"/.exec(line.subarray(0, 48).toString('latin1'))?.[1];
+    // One line per file: a second line of a file already kept (a crash between report and journal) is dropped.
+    if (key === undefined || !done.has(key) || seen.has(key)) return;
+    seen.add(key);
+    writeAll(out, Buffer.concat([line, NEWLINE]));
+  };
   try {
-    const data = Buffer.from(kept.length === 0 ? '' : `${kept.join('\n')}\n`);
-    let written = 0;
-    while (written < data.length) written += writeSync(fd, data, written);
-    fsyncSync(fd);
+    const chunk = Buffer.allocUnsafe(1 << 20);
+    let carry = Buffer.alloc(0);
+    for (;;) {
+      const got = readSync(input, chunk, 0, chunk.length, null);
+      if (got === 0) break;
+      let data = Buffer.concat([carry, chunk.subarray(0, got)]);
+      for (let end = data.indexOf(0x0a); end !== -1; end = data.indexOf(0x0a)) {
+        keep(data.subarray(0, end));
+        data = data.subarray(end + 1);
+      }
+      carry = Buffer.from(data);
+    }
+    if (carry.length > 0) keep(carry);
+    fsyncSync(out);
   } finally {
-    closeSync(fd);
+    closeSync(out);
+    closeSync(input);
   }
   renameSync(temp, path);
 }
@@ -509,6 +570,16 @@ async function runLocked(options: BatchOptions, input: string, output: string, r
   const journalPath = join(reportsDir, 'journal.jsonl');
   const done = new Map<string, JournalEntry>();
   let journalExisted = false;
+  let sawHeader = false;
+  const mismatch = (): AppError =>
+    new AppError('INVALID_INPUT', [
+      { path: 'output', issue: `${output} was de-identified with another project key or profile: use the same key and profile, or a new output folder` },
+    ]);
+  // The output folder itself says which key and profile made it (a keyed fingerprint and a digest: nothing personal),
+  // so that a new reports folder cannot hide a mismatch.
+  const originPath = join(output, ORIGIN_FILE);
+  const origin = readJsonIfAny(originPath) as { profile?: string; key?: string } | undefined;
+  if (origin !== undefined && (origin.profile !== header.profile || origin.key !== header.key)) throw mismatch();
   try {
     const journalText = readFileSync(journalPath, 'utf8');
     journalExisted = true;
@@ -517,11 +588,8 @@ async function runLocked(options: BatchOptions, input: string, output: string, r
       try {
         const entry = JSON.parse(line) as { h?: number; profile?: string; key?: string; k?: string } & Partial<JournalEntry>;
         if (entry.h !== undefined) {
-          if (entry.profile !== header.profile || entry.key !== header.key) {
-            throw new AppError('INVALID_INPUT', [
-              { path: 'output', issue: 'was de-identified with another project key or profile (see the journal in the reports folder): use the same key and profile, or new output and reports folders' },
-            ]);
-          }
+          if (entry.profile !== header.profile || entry.key !== header.key) throw mismatch();
+          sawHeader = true;
           continue;
         }
         if (typeof entry.k === 'string' && typeof entry.s === 'string' && entry.s !== 'failed') done.set(entry.k, entry as JournalEntry);
@@ -535,8 +603,17 @@ async function runLocked(options: BatchOptions, input: string, output: string, r
   }
   // Temp files of a run that stopped (crash, kill) before their group was committed: never outputs.
   removeStrayTemps(output);
+  // An output of an earlier run that is no longer whole is done again (its report line goes too).
+  const resumable = resumableIn(output);
+  for (const [key, entry] of done) if (!resumable(entry)) done.delete(key);
   const journal = new AppendLog(journalPath);
-  if (!journalExisted) journal.line(header);
+  // The first line, on disk before anything else (a crash in the first second must not leave a journal without it).
+  // A journal of an earlier version has none: its entries are trusted as they are.
+  if (!sawHeader && done.size === 0) {
+    journal.line(header);
+    journal.sync();
+  }
+  if (origin === undefined) await writeFileAtomic(originPath, `${JSON.stringify({ profile: header.profile, key: header.key })}\n`, 0o600);
   const reportsPath = join(reportsDir, 'files.jsonl');
   // One report per input file: lines of files an earlier run did not finish (they are done again) are dropped.
   if (journalExisted) keepReportsOf(reportsPath, done);
@@ -620,7 +697,8 @@ async function runLocked(options: BatchOptions, input: string, output: string, r
     options.onFile?.(result);
     const now = performance.now();
     if (now - lastSync > 1000) {
-      reports.flush();
+      // The reports reach the disk before the journal entries that make their files count as done.
+      reports.sync();
       journal.sync();
       lastSync = now;
       peakRss = Math.max(peakRss, process.memoryUsage.rss());
@@ -665,7 +743,6 @@ async function runLocked(options: BatchOptions, input: string, output: string, r
         groupsInFlight--;
       });
   };
-  const resumable = resumableIn(output);
   const inFlight = new Set<Promise<void>>();
   // Enough files in flight that each worker always has its next chunk waiting.
   const limit = Math.max(1, options.workers * CHUNK * 3);
@@ -688,7 +765,7 @@ async function runLocked(options: BatchOptions, input: string, output: string, r
         continue;
       }
       const earlier = done.get(key);
-      if (earlier !== undefined && resumable(earlier)) {
+      if (earlier !== undefined) {
         filesDone++;
         bytesDone += entry.size;
         if (earlier.s === 'deidentified') {

@@ -176,6 +176,10 @@ describe('paradim-deid', () => {
     const mixed = runCli([join(dir, 'clean'), out, '--key', join(dir, 'two.key'), '--quiet']);
     expect(mixed.status).toBe(2);
     expect(mixed.stderr).toMatch(/another project key or profile/);
+    // A new reports folder does not hide it: the output folder itself records its key fingerprint and profile.
+    const hidden = runCli([join(dir, 'clean'), out, '--key', join(dir, 'two.key'), '--reports', join(dir, 'otherReports'), '--quiet']);
+    expect(hidden.status).toBe(2);
+    expect(hidden.stderr).toMatch(/another project key or profile/);
     const inside = runCli([join(dir, 'clean'), join(dir, 'outKeyInside'), '--key', join(dir, 'outKeyInside', 'k.key')]);
     expect(inside.status).toBe(2);
     expect(existsSync(join(dir, 'outKeyInside', 'k.key'))).toBe(false);

@@ -173,7 +173,10 @@ export async function main(argv: string[]): Promise<number> {
   for (const note of summary.notes) process.stdout.write(`Note: ${note}\n`);
   process.stdout.write(`Reports: ${reportsDir}\n`);
   if (passphrase !== undefined) process.stdout.write(`Re-identification map (encrypted): ${mapPath}\n`);
-  if (summary.cancelled) return 1;
+  if (summary.cancelled) {
+    process.stdout.write(`Cancelled: ${summary.filesTotal - processed - c.skipped - c.resumed} file(s) not processed yet; run the same command again to resume.\n`);
+    return 1;
+  }
   return c.quarantined + c.failed > 0 ? 1 : 0;
 }
 

@@ -1,6 +1,6 @@
 import { createCipheriv, createDecipheriv, randomBytes, scryptSync } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
-import { basename } from 'node:path';
+import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { basename, dirname } from 'node:path';
 import { AppError } from '../../shared/errors/app-error.js';
 import { writeFileAtomic } from '../services/atomic-write.js';
 
@@ -57,8 +57,43 @@ export async function readReidMap(path: string, sealer: MapSealer): Promise<Reid
   return parsed;
 }
 
+/**
+ * Holds `<map>.lock` while `work` runs: two batches of one project (same map) ending together must not both read the
+ * old map and each write back only their own patients. A lock older than two minutes is from a run that died.
+ */
+async function withMapLock<T>(path: string, work: () => Promise<T>): Promise<T> {
+  const lock = `${path}.lock`;
+  await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    try {
+      await writeFile(lock, `${process.pid}\n`, { flag: 'wx', mode: 0o600 });
+      break;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      const age = await stat(lock).then((info) => Date.now() - info.mtimeMs, () => 0);
+      if (age > 120_000) await rm(lock, { force: true });
+      else if (Date.now() > deadline) throw new AppError('DEID_MAP_LOCKED', [{ path: basename(lock), issue: 'another batch has held the map for two minutes; try again' }]);
+      else await new Promise((resolveWait) => setTimeout(resolveWait, 100));
+    }
+  }
+  try {
+    return await work();
+  } finally {
+    await rm(lock, { force: true });
+  }
+}
+
 /** Merges new entries into the map file (read, merge, re-encrypt, atomic write). Returns pseudonym collisions. */
 export async function mergeReidMap(
+  path: string,
+  sealer: MapSealer,
+  entries: Iterable<{ pseudonym: string; patientId: string; patientName: string; studyInstanceUID: string; newStudyInstanceUID: string }>,
+): Promise<{ collisions: number }> {
+  return withMapLock(path, () => mergeLocked(path, sealer, entries));
+}
+
+async function mergeLocked(
   path: string,
   sealer: MapSealer,
   entries: Iterable<{ pseudonym: string; patientId: string; patientName: string; studyInstanceUID: string; newStudyInstanceUID: string }>,

@@ -9,11 +9,15 @@ export { corpusDir, repoRoot, requirePath };
 export const hasCorpus = (): boolean => requireCorpus();
 export const hasDciodvfy = (): boolean => requirePath('/usr/bin/dciodvfy', 'dciodvfy (dicom3tools)', 'install it with: apt-get install dicom3tools');
 
-/** Every file below `root` with its SHA-256, keyed by path relative to `root` (to compare two runs' outputs). */
+/**
+ * Every de-identified file below `root` with its SHA-256, keyed by path relative to `root` (to compare two runs'
+ * outputs). The output folder's origin record (key fingerprint and profile digest) is not an output.
+ */
 export function tree(root: string): Map<string, string> {
   const files = new Map<string, string>();
   const walk = (folder: string): void => {
     for (const name of readdirSync(folder)) {
+      if (folder === root && name === '.paradim-deid-origin.json') continue;
       const path = join(folder, name);
       if (statSync(path).isDirectory()) walk(path);
       else files.set(path.slice(root.length), createHash('sha256').update(readFileSync(path)).digest('hex'));

@@ -1,0 +1,19 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { mergeReidMap, passphraseSealer, readReidMap } from './reid-map.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'paradim-reid-map-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('re-identification map', () => {
+  it('keeps the patients of two batches that end at the same time (merges wait for each other)', async () => {
+    const path = join(dir, 'maps', 'project.map');
+    const sealer = passphraseSealer('correct horse battery');
+    const entry = (n: number) => ({ pseudonym: `PAT-${n}`, patientId: `MRN-${n}`, patientName: `Doe^${n}`, studyInstanceUID: `1.2.3.${n}`, newStudyInstanceUID: `2.25.${n}` });
+    await Promise.all([mergeReidMap(path, sealer, [entry(1)]), mergeReidMap(path, sealer, [entry(2)]), mergeReidMap(path, sealer, [entry(3)])]);
+    const map = await readReidMap(path, sealer);
+    expect(Object.keys(map.patients).sort()).toEqual(['PAT-1', 'PAT-2', 'PAT-3']);
+  }, 30_000);
+});
