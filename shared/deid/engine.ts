@@ -717,7 +717,7 @@ export class DeidEngine {
     const kept = out.filter((element) => !markerTags.has(outTag(element)) && !(trial !== undefined && trialTags.has(outTag(element))));
     const str = (tag: number, vr: string, text: string): OutElement => {
       state.constants.add(text);
-      return { kind: 'value', tag, vr, value: encodeStringValue(vr, text) };
+      return { kind: 'value', tag, vr, value: encodeStringValue(vr, text), generated: true };
     };
     const burnedIn = textOf(find(file.dataset, Tag.BurnedInAnnotation), false).toUpperCase();
     const pixelsClean = burnedIn !== 'YES' || masked;
@@ -947,7 +947,8 @@ function partsOf(text: string, kind: IdentifyingKind, staff: boolean): readonly 
         if (family.length >= 2 && given.length >= 2) {
           const initial = given.charAt(0);
           for (const written of [`${given} ${family}`, `${family} ${given}`, `${family}, ${given}`, `${initial}. ${family}`, `${initial} ${family}`, `${family}, ${initial}.`]) {
-            add(written, 'name', 4);
+            // Every variant contains the family name: when the output lacks it, none is searched.
+            add(written, 'name', 4, fold(family));
           }
         }
       }
@@ -1139,7 +1140,7 @@ function residualCheck(meta: Uint8Array, state: FileState, out: readonly OutElem
   };
   if (needles.length > 0) {
     const hay: Haystack = { parts: [], exact: [], starts: [], ends: [], tags: [], vrs: [], prefixes: [], length: 0 };
-    gather(out, state.source, '', hay, charset, state.constants);
+    gather(out, state.source, '', hay, charset);
     // A separator that is not a word character: a match cannot run from one value into the next.
     const folded = hay.parts.join('\n');
     const written = hay.exact.join('\n');
@@ -1187,7 +1188,7 @@ function elementAt(starts: readonly number[], position: number): number {
   return low;
 }
 
-function gather(out: readonly OutElement[], source: ByteSource, prefix: string, hay: Haystack, charset: DicomCharset, written: ReadonlySet<string>): void {
+function gather(out: readonly OutElement[], source: ByteSource, prefix: string, hay: Haystack, charset: DicomCharset): void {
   let itemCharset = charset;
   const own = out.find((element) => outTag(element) === Tag.SpecificCharacterSet);
   if (own !== undefined && prefix !== '') {
@@ -1197,7 +1198,7 @@ function gather(out: readonly OutElement[], source: ByteSource, prefix: string, 
   for (const element of out) {
     const tag = outTag(element);
     if (element.kind === 'sequence') {
-      element.items.forEach((item, index) => gather(item, source, `${prefix}${formatTag(tag)}[${index}].`, hay, itemCharset, written));
+      element.items.forEach((item, index) => gather(item, source, `${prefix}${formatTag(tag)}[${index}].`, hay, itemCharset));
       continue;
     }
     if (element.kind === 'raw') {
@@ -1205,8 +1206,8 @@ function gather(out: readonly OutElement[], source: ByteSource, prefix: string, 
       continue;
     }
     const vr = isPrivateTag(tag) ? 'UN' : element.vr;
-    // Values the engine wrote itself (markers, code meanings, dummies) are not the source's.
-    if (written.has(decodeAscii(element.value).replace(/[\0 ]+$/, ''))) continue;
+    // Values the engine wrote itself (markers, code meanings) are not the source's.
+    if (element.generated === true) continue;
     if (checkedValueVr(vr) && element.value.length > 0) addToHaystack(hay, element.value, tag, vr, prefix, itemCharset);
   }
 }

@@ -15,7 +15,8 @@ export type Segment = Uint8Array | SourceRange;
 /** What to write for one element. */
 export type OutElement =
   | { readonly kind: 'raw'; readonly element: DicomElement }
-  | { readonly kind: 'value'; readonly tag: number; readonly vr: string; readonly value: Uint8Array }
+  /** `generated`: written by the caller itself (e.g. de-identification markers), not derived from the source. */
+  | { readonly kind: 'value'; readonly tag: number; readonly vr: string; readonly value: Uint8Array; readonly generated?: true }
   | {
       readonly kind: 'sequence';
       readonly tag: number;
