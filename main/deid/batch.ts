@@ -498,12 +498,11 @@ function writeAll(fd: number, data: Buffer): void {
   while (written < data.length) written += writeSync(fd, data, written);
 }
 
+/** The JSON in a file, or undefined when the file is missing or damaged (then rewritten by this run). */
 function readJsonIfAny(path: string): unknown {
   try {
     return JSON.parse(readFileSync(path, 'utf8')) as unknown;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    // Damaged: treated as absent (rewritten by this run).
+  } catch {
     return undefined;
   }
 }

@@ -276,6 +276,12 @@ describe('DeidEngine', () => {
   });
 });
 
+/** A UTF-8 text value, padded to even length. */
+function utf8(value: string): Uint8Array {
+  const bytes = new TextEncoder().encode(value);
+  return bytes.length % 2 === 0 ? bytes : Uint8Array.from([...bytes, 0x20]);
+}
+
 /** `base` with some attributes replaced or added, in tag order. */
 function withAttributes(extra: TestItem, dataset: TestItem = base): TestItem {
   const tags = new Set(extra.map(([tag]) => tag));
@@ -302,10 +308,6 @@ describe('DeidEngine: leaks and invalid outputs found in review (2026-12-05)', (
   });
 
   it('cleans UTF-8 text and checks it in its character set', () => {
-    const utf8 = (value: string): Uint8Array => {
-      const bytes = new TextEncoder().encode(value);
-      return bytes.length % 2 === 0 ? bytes : Uint8Array.from([...bytes, 0x20]);
-    };
     const dataset = withAttributes([
       [0x00080005, 'ISO_IR 192'],
       [0x00081030, utf8('Kontrolle MÜLLER, jürgen'), 'LO'],
@@ -382,10 +384,6 @@ describe('DeidEngine: leaks and invalid outputs found in review (2026-12-05)', (
   });
 
   it('reads kept private text in the data set character set, and folds ß without losing the rest of the value', () => {
-    const utf8 = (value: string): Uint8Array => {
-      const bytes = new TextEncoder().encode(value);
-      return bytes.length % 2 === 0 ? bytes : Uint8Array.from([...bytes, 0x20]);
-    };
     const privateText = withAttributes([
       [0x00080005, 'ISO_IR 192'],
       [0x00100010, utf8('Müller^Jürgen'), 'PN'],

@@ -1233,7 +1233,7 @@ function checkedValueVr(vr: string): boolean {
 }
 
 /** Character data read in its character set; other values (UIDs, dates, unknown bytes) byte for byte. */
-const CHARACTER_VRS = new Set(['LO', 'LT', 'PN', 'SH', 'ST', 'UC', 'UT', 'UN', 'OB']);
+const CHARACTER_VRS = new Set([...FREE_TEXT_VRS, 'UN', 'OB']);
 
 /** Identifying values of the patient: never exempt, even in an attribute an option keeps. */
 const PATIENT_IDENTITY = new Set(['PatientName', 'PatientID', 'OtherPatientIDs', 'OtherPatientNames', 'PatientBirthName', 'PatientMotherBirthName', 'PatientBirthDate', 'PatientAddress', 'PatientTelephoneNumbers', 'MedicalRecordLocator']);
