@@ -568,6 +568,8 @@ async function runLocked(options: BatchOptions, input: string, output: string, r
   const header = { h: 1, profile: profileDigest, key: createHmac('sha256', options.key).update('paradim-deid journal').digest('hex').slice(0, 16) };
   const journalPath = join(reportsDir, 'journal.jsonl');
   const done = new Map<string, JournalEntry>();
+  /** The last output the journal has for each input path (to remove it when that input has changed since). */
+  const outputsByRel = new Map<string, string>();
   let journalExisted = false;
   let sawHeader = false;
   const mismatch = (): AppError =>
@@ -592,6 +594,7 @@ async function runLocked(options: BatchOptions, input: string, output: string, r
           continue;
         }
         if (typeof entry.k === 'string' && typeof entry.s === 'string' && entry.s !== 'failed') done.set(entry.k, entry as JournalEntry);
+        if (entry.s === 'deidentified' && typeof entry.r === 'string' && typeof entry.o === 'string') outputsByRel.set(entry.r, entry.o);
       } catch (error) {
         if (error instanceof AppError) throw error;
         // A torn last line after a crash: that file is simply done again.
@@ -681,10 +684,10 @@ async function runLocked(options: BatchOptions, input: string, output: string, r
     // The journal key first: a resumed batch keeps the reports of the files its journal has.
     reports.text(`{"k":${JSON.stringify(key)},${result.reportJson.slice(1)}`);
     if (result.pendingTemp !== undefined && result.output !== undefined) {
-      pending.push({ temp: result.pendingTemp, final: join(output, result.output), key, bytes: result.bytesOut });
+      pending.push({ temp: result.pendingTemp, final: join(output, result.output), key, bytes: result.bytesOut, rel: result.rel });
       unrenamed.add(result.pendingTemp);
       if (pending.length >= 256) commit();
-    } else if (result.status === 'deidentified') journal.line({ k: key, s: result.status, o: result.output, n: result.bytesOut });
+    } else if (result.status === 'deidentified') journal.line({ k: key, s: result.status, o: result.output, n: result.bytesOut, r: result.rel });
     // Quarantined and dropped files are not done again; their reason (no identifying value) is kept for the summary.
     else journal.line({ k: key, s: result.status, r: result.rel, c: result.code, m: result.reason });
     if (result.bug !== undefined) logger.error({ stack: result.bug, file: filesDone }, 'de-identification bug: a file failed with an unexpected error');
@@ -710,7 +713,7 @@ async function runLocked(options: BatchOptions, input: string, output: string, r
 
   // Group commit: flush the output filesystem once for many files, then rename them and journal them. Groups are
   // flushed one after the other in the background; no file gets its final name before its data are on disk.
-  const pending: { temp: string; final: string; key: string; bytes: number }[] = [];
+  const pending: { temp: string; final: string; key: string; bytes: number; rel: string }[] = [];
   /** Temp files written and not renamed yet (removed if the batch stops before their group is committed). */
   const unrenamed = new Set<string>();
   let flushing: Promise<void> = Promise.resolve();
@@ -731,7 +734,7 @@ async function runLocked(options: BatchOptions, input: string, output: string, r
           renameSync(entry.temp, entry.final);
           unrenamed.delete(entry.temp);
           dirs.add(dirname(entry.final));
-          journal.line({ k: entry.key, s: 'deidentified', o: relative(output, entry.final).split(sep).join('/'), n: entry.bytes });
+          journal.line({ k: entry.key, s: 'deidentified', o: relative(output, entry.final).split(sep).join('/'), n: entry.bytes, r: entry.rel });
         }
         for (const dir of dirs) fsyncDirectory(dir);
       })
@@ -747,6 +750,7 @@ async function runLocked(options: BatchOptions, input: string, output: string, r
   const limit = Math.max(1, options.workers * CHUNK * 3);
   let cancelled = false;
   let dicomdirs = 0;
+  let replacedStale = 0;
   try {
     for (const walked of listed ?? walk(input, skip)) {
       const entry = 'size' in walked ? walked : described(walked);
@@ -764,6 +768,13 @@ async function runLocked(options: BatchOptions, input: string, output: string, r
         continue;
       }
       const earlier = done.get(key);
+      // The file changed since an earlier run made an output of it: that output is of the old version, and goes.
+      const stale = earlier === undefined ? outputsByRel.get(entry.rel) : undefined;
+      if (stale !== undefined) {
+        rmSync(join(output, stale), { force: true });
+        outputsByRel.delete(entry.rel);
+        replacedStale++;
+      }
       if (earlier !== undefined) {
         filesDone++;
         bytesDone += entry.size;
@@ -818,6 +829,7 @@ async function runLocked(options: BatchOptions, input: string, output: string, r
     reports.close();
   }
   if (dicomdirs > 0) notes.push(`${dicomdirs} DICOMDIR index file(s) not copied: they hold identifying values; the output is a plain folder, not a DICOM media set`);
+  if (replacedStale > 0) notes.push(`${replacedStale} input file(s) changed since an earlier run: their earlier outputs were removed and made again`);
   notes.push('Per-file reports are JSON lines in files.jsonl (one JSON object per input file).');
 
   let pseudonymCollisions = 0;

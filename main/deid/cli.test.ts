@@ -199,6 +199,22 @@ describe('paradim-deid', () => {
     expect(readFileSync(join(out, path ?? ''))).toEqual(whole);
   });
 
+  it('replaces the output of an input file that changed since the earlier run', () => {
+    const input = join(dir, 'changing');
+    mkdirSync(input);
+    writeFileSync(join(input, 'x.dcm'), ct('MRN-6', 'Hoe^Ida', '1.2.3.500'));
+    const out = join(dir, 'outChanging');
+    expect(runCli([input, out, '--quiet']).status).toBe(0);
+    const [before] = [...tree(out).keys()];
+    writeFileSync(join(input, 'x.dcm'), ct('MRN-6', 'Hoe^Ida', '1.2.3.501')); // re-exported with a new SOP Instance UID
+    const again = runCli([input, out, '--quiet']);
+    expect(again.stdout).toMatch(/De-identified 1, .* resumed 0 of 1 files/);
+    expect(again.stdout).toMatch(/1 input file\(s\) changed since an earlier run/);
+    const after = [...tree(out).keys()];
+    expect(after).toHaveLength(1);
+    expect(after[0]).not.toBe(before);
+  });
+
   it('follows symbolic links, and lists entries it cannot read while the batch goes on', () => {
     const input = join(dir, 'odd');
     mkdirSync(join(input, 'real'), { recursive: true });
