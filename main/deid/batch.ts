@@ -489,6 +489,11 @@ interface JournalEntry {
   readonly m?: string;
 }
 
+/** One map entry per patient identity and study (two names under one patient ID are two entries). */
+function identityKey(identity: DeidIdentity): string {
+  return `${identity.pseudonym}\u0000${identity.newStudyInstanceUID}\u0000${identity.patientId}\u0000${identity.patientName}`;
+}
+
 /** In the output folder: the key fingerprint and profile digest that made it (no personal data). */
 const ORIGIN_FILE = '.paradim-deid-origin.json';
 const NEWLINE = Buffer.from('\n');
@@ -695,7 +700,7 @@ async function runLocked(options: BatchOptions, input: string, output: string, r
       if (problems.length < 1000) problems.push({ input: result.rel, status: result.status, code: result.code ?? '', reason: result.reason ?? '' });
       else problemsOmitted++;
     }
-    if (result.identity !== undefined) identities.set(`${result.identity.pseudonym}\u0000${result.identity.newStudyInstanceUID}`, result.identity);
+    if (result.identity !== undefined) identities.set(identityKey(result.identity), result.identity);
     options.onFile?.(result);
     const now = performance.now();
     if (now - lastSync > 1000) {
@@ -784,7 +789,7 @@ async function runLocked(options: BatchOptions, input: string, output: string, r
           if (options.map !== undefined) {
             identityEngine ??= createDeidEngine(options.profile, options.key);
             const identity = readIdentity(entry.path, identityEngine);
-            if (identity !== undefined) identities.set(`${identity.pseudonym}\u0000${identity.newStudyInstanceUID}`, identity);
+            if (identity !== undefined) identities.set(identityKey(identity), identity);
           }
         } else if (earlier.s === 'skipped') counts.skipped++;
         else {
@@ -834,8 +839,12 @@ async function runLocked(options: BatchOptions, input: string, output: string, r
 
   let pseudonymCollisions = 0;
   if (options.map !== undefined && identities.size > 0) {
-    pseudonymCollisions = (await mergeReidMap(options.map.path, options.map.sealer, identities.values())).collisions;
-    if (pseudonymCollisions > 0) notes.push(`${pseudonymCollisions} pseudonym collision(s): widen the pseudonym format`);
+    const merged = await mergeReidMap(options.map.path, options.map.sealer, identities.values());
+    pseudonymCollisions = merged.collisions;
+    if (pseudonymCollisions > 0) notes.push(`${pseudonymCollisions} pseudonym collision(s): two patient IDs got one pseudonym; widen the pseudonym format`);
+    if (merged.sharedIds > 0) {
+      notes.push(`${merged.sharedIds} patient ID(s) carry several names: one pseudonym each (it is keyed by issuer and ID); the map lists every name`);
+    }
   }
   peakRss = Math.max(peakRss, process.memoryUsage.rss(), process.resourceUsage().maxRSS * 1024);
   const summary: BatchSummary = {

@@ -16,4 +16,17 @@ describe('re-identification map', () => {
     const map = await readReidMap(path, sealer);
     expect(Object.keys(map.patients).sort()).toEqual(['PAT-1', 'PAT-2', 'PAT-3']);
   }, 30_000);
+
+  it('keeps every name of one patient ID, in the same order whichever file came first', async () => {
+    const sealer = passphraseSealer('correct horse battery');
+    const a = { pseudonym: 'PAT-9', patientId: '123456', patientName: 'Dog^AVeryGood', studyInstanceUID: '1.2.3', newStudyInstanceUID: '2.25.3' };
+    const b = { ...a, patientName: 'Anonymous' };
+    const first = join(dir, 'one.map');
+    const second = join(dir, 'two.map');
+    expect((await mergeReidMap(first, sealer, [a, b])).sharedIds).toBe(1);
+    await mergeReidMap(second, sealer, [b, a]);
+    const maps = [await readReidMap(first, sealer), await readReidMap(second, sealer)];
+    expect(maps[0]).toEqual(maps[1]);
+    expect(maps[0]?.patients['PAT-9']).toMatchObject({ patientName: 'Anonymous', otherNames: ['Dog^AVeryGood'] });
+  }, 30_000);
 });

@@ -13,7 +13,7 @@ export interface MapSealer {
 export interface ReidMap {
   readonly format: 'paradim-reid-map/1';
   /** pseudonym → original identity and the studies seen (new StudyInstanceUID → original). */
-  readonly patients: Record<string, { patientId: string; patientName: string; studies: Record<string, string> }>;
+  readonly patients: Record<string, { patientId: string; patientName: string; otherNames?: string[]; studies: Record<string, string> }>;
 }
 
 const magic = Buffer.from('PDRM1');
@@ -89,7 +89,7 @@ export async function mergeReidMap(
   path: string,
   sealer: MapSealer,
   entries: Iterable<{ pseudonym: string; patientId: string; patientName: string; studyInstanceUID: string; newStudyInstanceUID: string }>,
-): Promise<{ collisions: number }> {
+): Promise<{ collisions: number; sharedIds: number }> {
   return withMapLock(path, () => mergeLocked(path, sealer, entries));
 }
 
@@ -97,18 +97,27 @@ async function mergeLocked(
   path: string,
   sealer: MapSealer,
   entries: Iterable<{ pseudonym: string; patientId: string; patientName: string; studyInstanceUID: string; newStudyInstanceUID: string }>,
-): Promise<{ collisions: number }> {
+): Promise<{ collisions: number; sharedIds: number }> {
   const map = await readReidMap(path, sealer);
   let collisions = 0;
+  let sharedIds = 0;
   for (const entry of entries) {
     const existing = map.patients[entry.pseudonym];
     if (existing === undefined) {
       map.patients[entry.pseudonym] = { patientId: entry.patientId, patientName: entry.patientName, studies: { [entry.newStudyInstanceUID]: entry.studyInstanceUID } };
-    } else {
-      if (existing.patientId !== entry.patientId || existing.patientName !== entry.patientName) collisions++;
-      existing.studies[entry.newStudyInstanceUID] = entry.studyInstanceUID;
+      continue;
+    }
+    existing.studies[entry.newStudyInstanceUID] = entry.studyInstanceUID;
+    if (existing.patientId !== entry.patientId) collisions++;
+    else {
+      // One patient ID under several names (a typo, a marriage, test data): every name is kept, in a fixed order, so
+      // the map does not depend on which file came first.
+      const names = [...new Set([existing.patientName, ...(existing.otherNames ?? []), entry.patientName])].sort();
+      if (names.length > 1 + (existing.otherNames?.length ?? 0)) sharedIds++;
+      existing.patientName = names[0] ?? '';
+      if (names.length > 1) existing.otherNames = names.slice(1);
     }
   }
   await writeFileAtomic(path, await sealer.seal(JSON.stringify(map)), 0o600);
-  return { collisions };
+  return { collisions, sharedIds };
 }
