@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { spawn, type ChildProcessByStdio } from 'node:child_process';
-import { closeSync, fsyncSync, linkSync, openSync, readFileSync, readSync, readdirSync, realpathSync, renameSync, rmSync, statSync, writeFileSync, writeSync, type Dirent } from 'node:fs';
+import { closeSync, fsyncSync, linkSync, utimesSync, openSync, readFileSync, readSync, readdirSync, realpathSync, renameSync, rmSync, statSync, writeFileSync, writeSync, type Dirent } from 'node:fs';
 import { hostname } from 'node:os';
 import { mkdir, open, stat } from 'node:fs/promises';
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
@@ -16,7 +16,7 @@ import { appVersion } from '../version.js';
 import { createDeidEngine } from './engine-factory.js';
 import { nodeDeidCrypto } from './node-crypto.js';
 import { processFile, readIdentity, type Durability, type FileResult, type FileTask } from './process-file.js';
-import { mergeReidMap, readReidMap, type MapSealer } from './reid-map.js';
+import { mergeReidMap, processAlive, readReidMap, type MapSealer } from './reid-map.js';
 import { createHmac } from 'node:crypto';
 
 export interface BatchProgress {
@@ -112,6 +112,8 @@ function* walk(root: string, skip: readonly string[], dir = root, seen = new Set
   }
   entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   for (const entry of entries) {
+    // This tool's own bookkeeping (an earlier output folder used as input): not data.
+    if (entry.name === ORIGIN_FILE || entry.name === LOCK_FILE) continue;
     const path = join(dir, entry.name);
     const rel = relOf(root, path);
     if (entry.name.includes('\uFFFD')) {
@@ -177,53 +179,87 @@ export function checkBatchFolders(folders: { input: string; output: string; repo
 
 /**
  * One run at a time per folder (output, reports): a second run would remove the first one's files in progress. The
- * lock file is created whole (written beside, then hard-linked into place) and names the process and the machine.
+ * lock file is created whole (written beside, then hard-linked into place; created directly where the filesystem has
+ * no hard links, e.g. FAT) and names the process and the machine. The holder touches it every few seconds: a lock of
+ * a dead process on this machine, or one nobody has touched for a minute (a run on another machine or container that
+ * died), is taken over.
  */
 class FolderLock {
   private readonly path: string;
+  private readonly heartbeat: NodeJS.Timeout;
   constructor(folder: string, name: string) {
-    this.path = join(folder, '.paradim-deid.lock');
+    this.path = join(folder, LOCK_FILE);
     const me = { pid: process.pid, host: hostname() };
-    const temp = `${this.path}.${process.pid}.tmp`;
     for (let attempt = 0; attempt < 2; attempt++) {
-      try {
-        writeFileSync(temp, `${JSON.stringify(me)}\n`, { mode: 0o600 });
-        try {
-          linkSync(temp, this.path);
-          return;
-        } finally {
-          rmSync(temp, { force: true });
-        }
-      } catch (error) {
-        const code = (error as NodeJS.ErrnoException).code;
-        if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') throw new AppError('INVALID_INPUT', [{ path: name, issue: `${folder} cannot be written (permission denied or read-only)` }]);
-        if (code !== 'EEXIST') throw error;
-        const holder = readJsonIfAny(this.path) as { pid?: number; host?: string } | undefined;
-        const pid = holder?.pid;
-        const alive = typeof pid === 'number' && (holder?.host !== me.host || (pid !== process.pid && processAlive(pid)));
-        if (alive) {
-          const where = holder?.host === me.host ? '' : ` on ${holder?.host ?? 'another machine'}`;
-          throw new AppError('INVALID_INPUT', [{ path: name, issue: `another paradim-deid run (process ${pid}${where}) is using ${folder}; if none is running, delete ${this.path}` }]);
-        }
-        // Left by a run that ended without cleaning up (or unreadable): taken over.
-        rmSync(this.path, { force: true });
+      if (this.create(`${JSON.stringify(me)}\n`, folder, name)) {
+        this.heartbeat = setInterval(() => {
+          const now = new Date();
+          try {
+            utimesSync(this.path, now, now);
+          } catch {
+            // Removed under us: nothing to keep alive.
+          }
+        }, 5_000).unref();
+        return;
       }
+      const holder = readJsonIfAny(this.path) as { pid?: number; host?: string } | undefined;
+      const pid = holder?.pid;
+      const fresh = Date.now() - (statSafe(this.path)?.mtimeMs ?? 0) < 60_000;
+      const alive = typeof pid === 'number' && (holder?.host === me.host ? pid !== process.pid && processAlive(pid) : fresh);
+      if (alive) {
+        const where = holder?.host === me.host ? '' : ` on ${holder?.host ?? 'another machine'}`;
+        throw new AppError('INVALID_INPUT', [{ path: name, issue: `another paradim-deid run (process ${pid}${where}) is using ${folder}; if none is running, delete ${this.path}` }]);
+      }
+      // Left by a run that ended without cleaning up (or unreadable): taken over.
+      rmSync(this.path, { force: true });
     }
     throw new AppError('INVALID_INPUT', [{ path: name, issue: `${folder} is locked by another run (${this.path})` }]);
   }
+
+  /** True when the lock was created; false when it exists. */
+  private create(content: string, folder: string, name: string): boolean {
+    const denied = (error: unknown): AppError | undefined => {
+      const code = (error as NodeJS.ErrnoException).code;
+      return code === 'EACCES' || code === 'EPERM' || code === 'EROFS' ? new AppError('INVALID_INPUT', [{ path: name, issue: `${folder} cannot be written (permission denied or read-only)` }]) : undefined;
+    };
+    const temp = `${this.path}.${process.pid}.tmp`;
+    try {
+      writeFileSync(temp, content, { mode: 0o600 });
+    } catch (error) {
+      throw denied(error) ?? error;
+    }
+    try {
+      linkSync(temp, this.path);
+      return true;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
+      // No hard links here (FAT, exFAT, some network shares): create it directly.
+      try {
+        writeFileSync(this.path, content, { flag: 'wx', mode: 0o600 });
+        return true;
+      } catch (direct) {
+        if ((direct as NodeJS.ErrnoException).code === 'EEXIST') return false;
+        throw denied(direct) ?? direct;
+      }
+    } finally {
+      rmSync(temp, { force: true });
+    }
+  }
+
   release(): void {
+    clearInterval(this.heartbeat);
     rmSync(this.path, { force: true });
   }
 }
 
-function processAlive(pid: number): boolean {
+function statSafe(path: string): { mtimeMs: number } | undefined {
   try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
+    return statSync(path);
+  } catch {
+    return undefined;
   }
 }
+
 
 /**
  * Flushes the output filesystem (syncfs through `sync -f`) from one long-lived shell, so that a flush costs a fork of
@@ -496,6 +532,7 @@ function identityKey(identity: DeidIdentity): string {
 
 /** In the output folder: the key fingerprint and profile digest that made it (no personal data). */
 const ORIGIN_FILE = '.paradim-deid-origin.json';
+const LOCK_FILE = '.paradim-deid.lock';
 const NEWLINE = Buffer.from('\n');
 
 function writeAll(fd: number, data: Buffer): void {
@@ -584,7 +621,21 @@ async function runLocked(options: BatchOptions, input: string, output: string, r
   // The output folder itself says which key and profile made it (a keyed fingerprint and a digest: nothing personal),
   // so that a new reports folder cannot hide a mismatch.
   const originPath = join(output, ORIGIN_FILE);
-  const origin = readJsonIfAny(originPath) as { profile?: string; key?: string } | undefined;
+  // An emptied output folder (only this bookkeeping left) starts afresh: the journal and reports of the outputs that
+  // were removed are set aside (kept, renamed), and any key or profile may be used.
+  const emptied = readdirSync(output).every((entry) => entry === ORIGIN_FILE || entry === LOCK_FILE);
+  if (emptied) {
+    const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+    for (const name of ['journal', 'files']) {
+      const path = join(reportsDir, `${name}.jsonl`);
+      try {
+        renameSync(path, join(reportsDir, `${name}.before-${stamp}.jsonl`));
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+      }
+    }
+  }
+  const origin = emptied ? undefined : (readJsonIfAny(originPath) as { profile?: string; key?: string } | undefined);
   if (origin !== undefined && (origin.profile !== header.profile || origin.key !== header.key)) throw mismatch();
   try {
     const journalText = readFileSync(journalPath, 'utf8');
@@ -606,7 +657,9 @@ async function runLocked(options: BatchOptions, input: string, output: string, r
       }
     }
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EISDIR' || code === 'EACCES' || code === 'EPERM') throw new AppError('INVALID_INPUT', [{ path: 'reports', issue: `${journalPath} cannot be read as the journal (${code})` }]);
+    if (code !== 'ENOENT') throw error;
   }
   // Temp files of a run that stopped (crash, kill) before their group was committed: never outputs.
   removeStrayTemps(output);

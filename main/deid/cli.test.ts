@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { build } from 'esbuild';
@@ -197,6 +197,29 @@ describe('paradim-deid', () => {
     const again = runCli([join(dir, 'clean'), out, '--quiet']);
     expect(again.stdout).toMatch(/De-identified 1, .* resumed 0 of 1 files/);
     expect(readFileSync(join(out, path ?? ''))).toEqual(whole);
+  });
+
+  it('takes over locks of dead runs, refuses a live one, and starts afresh in an emptied output folder', () => {
+    const out = join(dir, 'outLocks');
+    expect(runCli([join(dir, 'clean'), out, '--key', join(dir, 'lock1.key'), '--quiet']).status).toBe(0);
+    const lock = join(out, '.paradim-deid.lock');
+    // Another machine's run that stopped touching its lock two minutes ago: taken over.
+    writeFileSync(lock, JSON.stringify({ pid: 999_999, host: 'elsewhere' }));
+    const old = new Date(Date.now() - 120_000);
+    utimesSync(lock, old, old);
+    expect(runCli([join(dir, 'clean'), out, '--key', join(dir, 'lock1.key'), '--quiet']).status).toBe(0);
+    // A run on another machine that is still touching its lock: refused, naming the file to delete.
+    writeFileSync(lock, JSON.stringify({ pid: 999_999, host: 'elsewhere' }));
+    const refused = runCli([join(dir, 'clean'), out, '--key', join(dir, 'lock1.key'), '--quiet']);
+    expect(refused.status).toBe(2);
+    expect(refused.stderr).toContain(`delete ${lock}`);
+    rmSync(lock);
+    // The steward empties the output folder: another key may use it now; and the old output folder reads as input
+    // without its bookkeeping file being taken for a DICOM file.
+    for (const name of readdirSync(out)) if (!name.startsWith('.')) rmSync(join(out, name), { recursive: true });
+    expect(runCli([join(dir, 'clean'), out, '--key', join(dir, 'lock2.key'), '--quiet']).status).toBe(0);
+    const reused = runCli([out, join(dir, 'outFromOutput'), '--key', join(dir, 'lock2.key'), '--quiet']);
+    expect(reused.stdout).toMatch(/De-identified 1, quarantined 0, dropped 0, failed 0/);
   });
 
   it('replaces the output of an input file that changed since the earlier run', () => {

@@ -1,5 +1,5 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { mergeReidMap, passphraseSealer, readReidMap } from './reid-map.js';
@@ -28,5 +28,15 @@ describe('re-identification map', () => {
     const maps = [await readReidMap(first, sealer), await readReidMap(second, sealer)];
     expect(maps[0]).toEqual(maps[1]);
     expect(maps[0]?.patients['PAT-9']).toMatchObject({ patientName: 'Anonymous', otherNames: ['Dog^AVeryGood'] });
+  }, 30_000);
+
+  it('takes over at once the map lock of a run killed while merging', async () => {
+    const path = join(dir, 'killed.map');
+    const sealer = passphraseSealer('correct horse battery');
+    writeFileSync(`${path}.lock`, JSON.stringify({ pid: 999_999, host: hostname() }));
+    const started = Date.now();
+    await mergeReidMap(path, sealer, [{ pseudonym: 'PAT-1', patientId: '1', patientName: 'A', studyInstanceUID: '1.2', newStudyInstanceUID: '2.25.1' }]);
+    expect(Date.now() - started).toBeLessThan(10_000);
+    expect(existsSync(`${path}.lock`)).toBe(false);
   }, 30_000);
 });

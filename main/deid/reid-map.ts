@@ -1,5 +1,6 @@
 import { createCipheriv, createDecipheriv, randomBytes, scryptSync } from 'node:crypto';
 import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { basename, dirname } from 'node:path';
 import { AppError } from '../../shared/errors/app-error.js';
 import { writeFileAtomic } from '../services/atomic-write.js';
@@ -67,12 +68,15 @@ async function withMapLock<T>(path: string, work: () => Promise<T>): Promise<T> 
   const deadline = Date.now() + 120_000;
   for (;;) {
     try {
-      await writeFile(lock, `${process.pid}\n`, { flag: 'wx', mode: 0o600 });
+      await writeFile(lock, `${JSON.stringify({ pid: process.pid, host: hostname() })}\n`, { flag: 'wx', mode: 0o600 });
       break;
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
       const age = await stat(lock).then((info) => Date.now() - info.mtimeMs, () => 0);
-      if (age > 120_000) await rm(lock, { force: true });
+      const holder = await readFile(lock, 'utf8').then((text) => JSON.parse(text) as { pid?: number; host?: string }, () => undefined);
+      // The holder died on this machine (a run killed while merging), or the lock is old: taken over at once.
+      const dead = holder?.host === hostname() && typeof holder.pid === 'number' && !processAlive(holder.pid);
+      if (dead || age > 120_000) await rm(lock, { force: true });
       else if (Date.now() > deadline) throw new AppError('DEID_MAP_LOCKED', [{ path: basename(lock), issue: 'another batch has held the map for two minutes; try again' }]);
       else await new Promise((resolveWait) => setTimeout(resolveWait, 100));
     }
@@ -81,6 +85,16 @@ async function withMapLock<T>(path: string, work: () => Promise<T>): Promise<T> 
     return await work();
   } finally {
     await rm(lock, { force: true });
+  }
+}
+
+/** True when a process with this number runs on this machine (EPERM: it runs, under another user). */
+export function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 
@@ -100,7 +114,7 @@ async function mergeLocked(
 ): Promise<{ collisions: number; sharedIds: number }> {
   const map = await readReidMap(path, sealer);
   let collisions = 0;
-  let sharedIds = 0;
+  const shared = new Set<string>();
   for (const entry of entries) {
     const existing = map.patients[entry.pseudonym];
     if (existing === undefined) {
@@ -113,11 +127,11 @@ async function mergeLocked(
       // One patient ID under several names (a typo, a marriage, test data): every name is kept, in a fixed order, so
       // the map does not depend on which file came first.
       const names = [...new Set([existing.patientName, ...(existing.otherNames ?? []), entry.patientName])].sort();
-      if (names.length > 1 + (existing.otherNames?.length ?? 0)) sharedIds++;
+      if (names.length > 1) shared.add(entry.pseudonym);
       existing.patientName = names[0] ?? '';
       if (names.length > 1) existing.otherNames = names.slice(1);
     }
   }
   await writeFileAtomic(path, await sealer.seal(JSON.stringify(map)), 0o600);
-  return { collisions, sharedIds };
+  return { collisions, sharedIds: shared.size };
 }
