@@ -15,7 +15,7 @@ import { createLogger } from '../logging/logger.js';
 import { appVersion } from '../version.js';
 import { createDeidEngine } from './engine-factory.js';
 import { nodeDeidCrypto } from './node-crypto.js';
-import { processFile, readIdentity, type Durability, type FileResult, type FileTask } from './process-file.js';
+import { describeReadError, processFile, readIdentity, type Durability, type FileResult, type FileTask } from './process-file.js';
 import { mergeReidMap, processAlive, readReidMap, type MapSealer } from './reid-map.js';
 import { createHmac } from 'node:crypto';
 
@@ -82,14 +82,6 @@ function relOf(root: string, path: string): string {
   return relative(root, path).split(sep).join('/') || '.';
 }
 
-function unreadable(error: unknown): string {
-  const code = typeof error === 'object' && error !== null && 'code' in error ? String(error.code) : '';
-  if (code === 'ENOENT') return 'it no longer exists';
-  if (code === 'EACCES' || code === 'EPERM') return 'permission denied';
-  if (code === 'ELOOP') return 'too many levels of symbolic links';
-  return code === '' ? 'it cannot be read' : `it cannot be read (${code})`;
-}
-
 /**
  * Every regular file below `root` (any name), depth first, in a stable order. Symbolic links are followed (a link
  * back to a folder already walked is skipped); folders in `skip` (the output and reports) are never entered. An entry
@@ -107,7 +99,7 @@ function* walk(root: string, skip: readonly string[], dir = root, seen = new Set
     seen.add(real);
     entries = readdirSync(dir, { withFileTypes: true });
   } catch (error) {
-    yield { path: dir, rel: relOf(root, dir), error: `the folder cannot be read: ${unreadable(error)}` };
+    yield { path: dir, rel: relOf(root, dir), error: `the folder cannot be read: ${describeReadError(error)}` };
     return;
   }
   entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
@@ -132,7 +124,7 @@ function* walk(root: string, skip: readonly string[], dir = root, seen = new Set
           continue;
         }
       } catch (error) {
-        yield { path, rel, error: `the symbolic link cannot be followed: ${unreadable(error)}` };
+        yield { path, rel, error: `the symbolic link cannot be followed: ${describeReadError(error)}` };
         continue;
       }
     }
@@ -376,8 +368,7 @@ class AppendLog {
     const data = Buffer.from(`${this.buffer.join('\n')}\n`);
     this.buffer = [];
     this.size = 0;
-    let written = 0;
-    while (written < data.length) written += writeSync(this.fd, data, written);
+    writeAll(this.fd, data);
   }
   sync(): void {
     this.flush();
@@ -592,15 +583,13 @@ function keepReportsOf(path: string, done: ReadonlyMap<string, unknown>): void {
 }
 
 /** An output of an earlier run is kept only if it is still there, whole (a power cut without flush can empty it). */
-function resumableIn(output: string): (entry: JournalEntry) => boolean {
-  return (entry) => {
-    if (entry.s !== 'deidentified' || entry.o === undefined || entry.n === undefined) return true;
-    try {
-      return statSync(join(output, entry.o)).size === entry.n;
-    } catch {
-      return false;
-    }
-  };
+function isWhole(output: string, entry: JournalEntry): boolean {
+  if (entry.s !== 'deidentified' || entry.o === undefined || entry.n === undefined) return true;
+  try {
+    return statSync(join(output, entry.o)).size === entry.n;
+  } catch {
+    return false;
+  }
 }
 
 async function runLocked(options: BatchOptions, input: string, output: string, reportsDir: string, started: number): Promise<BatchSummary> {
@@ -664,8 +653,7 @@ async function runLocked(options: BatchOptions, input: string, output: string, r
   // Temp files of a run that stopped (crash, kill) before their group was committed: never outputs.
   removeStrayTemps(output);
   // An output of an earlier run that is no longer whole is done again (its report line goes too).
-  const resumable = resumableIn(output);
-  for (const [key, entry] of done) if (!resumable(entry)) done.delete(key);
+  for (const [key, entry] of done) if (!isWhole(output, entry)) done.delete(key);
   const journal = new AppendLog(journalPath);
   // The first line, on disk before anything else (a crash in the first second must not leave a journal without it).
   // A journal of an earlier version has none: its entries are trusted as they are.
@@ -695,7 +683,7 @@ async function runLocked(options: BatchOptions, input: string, output: string, r
       const info = statSync(entry.path);
       return { ...entry, size: info.size, mtimeMs: info.mtimeMs };
     } catch (error) {
-      return { ...entry, size: 0, mtimeMs: 0, error: unreadable(error) };
+      return { ...entry, size: 0, mtimeMs: 0, error: describeReadError(error) };
     }
   };
   let listed: Listed[] | undefined = [];

@@ -168,6 +168,15 @@ function writeOutput(
   return { bytes: total, kernelBytes };
 }
 
+/** Why an input file or folder cannot be read, in words (the counterpart of describeFsError for writes). */
+export function describeReadError(error: unknown): string {
+  const code = typeof error === 'object' && error !== null && 'code' in error ? String(error.code) : '';
+  if (code === 'ENOENT') return 'it no longer exists';
+  if (code === 'EACCES' || code === 'EPERM') return 'permission denied';
+  if (code === 'ELOOP') return 'too many levels of symbolic links';
+  return code === '' ? 'it cannot be read' : `it cannot be read (${code})`;
+}
+
 /** The map identity of an input file already de-identified by an earlier run (headers only); undefined if unreadable. */
 export function readIdentity(path: string, engine: DeidEngine): DeidIdentity | undefined {
   let fd: number | undefined;
@@ -223,9 +232,7 @@ function processFileInner(task: FileTask, engine: DeidEngine, options: WriteOpti
     try {
       fd = openSync(task.path, 'r');
     } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code;
-      const issue = code === 'ENOENT' ? 'it no longer exists' : code === 'EACCES' || code === 'EPERM' ? 'permission denied' : `it cannot be read (${code ?? 'error'})`;
-      return { rel: task.rel, status: 'failed', code: 'DEID_INPUT_UNREADABLE', reason: `the file cannot be opened: ${issue}`, bytesIn: 0, bytesOut: 0 };
+      return { rel: task.rel, status: 'failed', code: 'DEID_INPUT_UNREADABLE', reason: `the file cannot be opened: ${describeReadError(error)}`, bytesIn: 0, bytesOut: 0 };
     }
     size = fstatSync(fd).size;
     const inFd = fd;

@@ -14,7 +14,7 @@ import { deidOptionCodes, parseDeidProfile, profileDigest, type DeidOption, type
 import { AppError, isAppError } from '../../shared/errors/app-error.js';
 import { toWireError } from '../../shared/ipc/envelope.js';
 import type { ImportPreview, ImportProfile, ImportProfileRef, ImportScan } from '../../shared/ipc/contract.js';
-import { runBatch } from '../deid/batch.js';
+import { checkBatchFolders, runBatch } from '../deid/batch.js';
 import { createDeidEngine } from '../deid/engine-factory.js';
 import { loadOrCreateKey } from '../deid/key-file.js';
 import { nodeDeidCrypto } from '../deid/node-crypto.js';
@@ -177,13 +177,13 @@ export class ImportService {
   async start(folder: string, output: string, ref: ImportProfileRef): Promise<{ taskId: string }> {
     const input = resolve(folder);
     const out = resolve(output);
-    if (out === input || inside(out, input)) throw new AppError('INVALID_INPUT', [{ path: 'output', issue: 'must not be the source folder or inside it' }]);
+    const reportsDir = `${out}-reports`;
+    checkBatchFolders({ input, output: out, reportsDir });
     const { profile, keyName } = await this.#profile(ref);
     const key = await this.#key(keyName);
     const taskId = `import-${randomUUID()}`;
     const controller = new AbortController();
     this.#tasks.set(taskId, controller);
-    const reportsDir = `${out}-reports`;
     const { emit, log } = this.options;
     const label = `De-identifying with ${profile.name}`;
     void runBatch({

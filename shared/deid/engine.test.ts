@@ -282,6 +282,11 @@ function utf8(value: string): Uint8Array {
   return bytes.length % 2 === 0 ? bytes : Uint8Array.from([...bytes, 0x20]);
 }
 
+/** The output elements of `dataset` de-identified with Clean Descriptors. */
+function cleanedDescriptors(dataset: TestItem): readonly DicomElement[] {
+  return output(run(dataset, { options: { cleanDescriptors: true } })).elements;
+}
+
 /** `base` with some attributes replaced or added, in tag order. */
 function withAttributes(extra: TestItem, dataset: TestItem = base): TestItem {
   const tags = new Set(extra.map(([tag]) => tag));
@@ -303,8 +308,7 @@ describe('DeidEngine: leaks and invalid outputs found in review (2026-12-05)', (
       [0x00100020, 'MRN998877'],
       [0x00100030, '19610412'],
     ]);
-    const { elements } = output(run(dataset, { options: { cleanDescriptors: true } }));
-    expect(text(elements, 0x00081030)).toBe('***** seen **********, mrn ******, ref *************');
+    expect(text(cleanedDescriptors(dataset), 0x00081030)).toBe('***** seen **********, mrn ******, ref *************');
   });
 
   it('cleans UTF-8 text and checks it in its character set', () => {
@@ -313,8 +317,7 @@ describe('DeidEngine: leaks and invalid outputs found in review (2026-12-05)', (
       [0x00081030, utf8('Kontrolle MÜLLER, jürgen'), 'LO'],
       [0x00100010, utf8('Müller^Jürgen'), 'PN'],
     ]);
-    const { elements } = output(run(dataset, { options: { cleanDescriptors: true } }));
-    const description = elements.find((e) => e.tag === 0x00081030)?.value;
+    const description = cleanedDescriptors(dataset).find((e) => e.tag === 0x00081030)?.value;
     expect(new TextDecoder().decode(description).trim()).toBe('Kontrolle **************');
   });
 
@@ -324,8 +327,7 @@ describe('DeidEngine: leaks and invalid outputs found in review (2026-12-05)', (
       [0x00081030, 'CT \x1b$B;3EDB@O:\x1b(B follow-up'],
       [0x00100010, 'Yamada^Tarou=\x1b$B;3ED\x1b(B^\x1b$BB@O:\x1b(B=\x1b$B$d$^$@\x1b(B^\x1b$B$?$m$&\x1b(B'],
     ]);
-    const { elements } = output(run(dataset, { options: { cleanDescriptors: true } }));
-    expect(text(elements, 0x00081030)).toBe('ANONYMIZED');
+    expect(text(cleanedDescriptors(dataset), 0x00081030)).toBe('ANONYMIZED');
   });
 
   it('replaces UIDs the table does not list, consistently with the listed ones, and keeps definition UIDs', () => {

@@ -219,12 +219,11 @@ function dummyValue(vr: string, length: number): Uint8Array {
 interface FileState {
   readonly source: ByteSource;
   readonly actions: ActionRecord[];
-  readonly utf8: boolean;
   /** The data set's Specific Character Set (items with their own override it for their elements). */
   readonly charset: DicomCharset;
   readonly pseudonym: string;
   readonly dateOffset: number;
-  /** Identifying values of the source file (raw bytes, trimmed), for Clean and the residual check. */
+  /** Identifying values of the source file (text in its character set), for Clean and the residual check. */
   readonly identifying: readonly IdentifyingValue[];
   readonly constants: Set<string>;
   /** Source UIDs this file replaced (U): none may remain anywhere in the output (residual check). */
@@ -356,12 +355,11 @@ export class DeidEngine {
     }
 
     const charset = charsetFrom(dataset, DEFAULT_CHARSET);
-    const { utf8, patientId, patientName, identityKey } = patientOf(dataset);
+    const { patientId, patientName, identityKey } = patientOf(dataset);
     const pseudonym = this.pseudonyms.patient(identityKey);
     const state: FileState = {
       source: file.datasetSource,
       actions: [],
-      utf8,
       charset,
       pseudonym,
       dateOffset: this.options.retainLongitudinalModifiedDates ? this.pseudonyms.dateOffsetDays(identityKey) : 0,
@@ -744,7 +742,7 @@ export class DeidEngine {
       });
     }
     const codeItems = codes.map(([value, meaning]) => [str(Tag.CodeValue, 'SH', value), str(Tag.CodingSchemeDesignator, 'SH', 'DCM'), str(Tag.CodeMeaning, 'LO', meaning)]);
-    kept.push({ kind: 'sequence', tag: 0x00120064, vr: enc.explicitVr ? 'SQ' : 'SQ', undefinedLength: false, itemEncoding: enc, items: [...previousItems, ...codeItems] });
+    kept.push({ kind: 'sequence', tag: 0x00120064, vr: 'SQ', undefinedLength: false, itemEncoding: enc, items: [...previousItems, ...codeItems] });
     const temporal = this.options.retainLongitudinalFullDates ? 'UNMODIFIED' : this.options.retainLongitudinalModifiedDates ? 'MODIFIED' : 'REMOVED';
     kept.push(str(0x00280303, 'CS', temporal));
     if (trial !== undefined) {
@@ -757,7 +755,6 @@ export class DeidEngine {
       if (trial.ethicsCommitteeName !== undefined) kept.push(str(0x00120081, 'LO', trial.ethicsCommitteeName));
       if (trial.ethicsApprovalNumber !== undefined) kept.push(str(0x00120082, 'LO', trial.ethicsApprovalNumber));
     }
-    void state.utf8;
     return kept;
   }
 }
@@ -777,12 +774,12 @@ function definitionUid(tag: number): boolean {
 }
 
 /** The patient's identity as the pseudonym is keyed: issuer and ID, else name and birth date. */
-function patientOf(dataset: readonly DicomElement[]): { utf8: boolean; patientId: string; patientName: string; identityKey: string } {
+function patientOf(dataset: readonly DicomElement[]): { patientId: string; patientName: string; identityKey: string } {
   const utf8 = /ISO_IR 192/.test(textOf(find(dataset, Tag.SpecificCharacterSet), false));
   const patientId = textOf(find(dataset, Tag.PatientID), utf8);
   const patientName = textOf(find(dataset, Tag.PatientName), utf8);
   const identityKey = patientId !== '' ? `id:${textOf(find(dataset, 0x00100021), utf8)}\\${patientId}` : `name:${patientName}\\${textOf(find(dataset, Tag.PatientBirthDate), false)}`;
-  return { utf8, patientId, patientName, identityKey };
+  return { patientId, patientName, identityKey };
 }
 
 function find(elements: readonly DicomElement[], tag: number): DicomElement | undefined {
@@ -1096,7 +1093,7 @@ function tokenAt(text: string, needle: string, from: number, to: number): boolea
 const FREE_TEXT_VRS = new Set(['LO', 'LT', 'PN', 'SH', 'ST', 'UC', 'UT']);
 
 function checkedVr(kind: IdentifyingKind, vr: string): boolean {
-  // name, name-part, id, institution, device: text VRs only.
+  // Everything else (names, identifiers, addresses, institution, device): text VRs only.
   if (kind === 'uid') return vr === 'UI' || CHECK_TEXT_VRS.has(vr);
   if (kind === 'date') return vr === 'DA' || vr === 'DT' || CHECK_TEXT_VRS.has(vr);
   // A single name component is not looked for in codes (CS: "HEAD", "PERFUSION") or application titles.
@@ -1104,7 +1101,7 @@ function checkedVr(kind: IdentifyingKind, vr: string): boolean {
   return CHECK_TEXT_VRS.has(vr);
 }
 
-/** The values to scan, laid end to end in one Latin-1 string (one search per identifying value, not one per element). */
+/** The values to scan, laid end to end in one string (one search per identifying value, not one per element). */
 interface Haystack {
   /** Values in upper case, and as written (same lengths). */
   readonly parts: string[];
@@ -1240,9 +1237,8 @@ const PATIENT_IDENTITY = new Set(['PatientName', 'PatientID', 'OtherPatientIDs',
 
 function addToHaystack(hay: Haystack, bytes: Uint8Array, tag: number, vr: string, prefix: string, charset: DicomCharset): void {
   const exact = CHARACTER_VRS.has(vr) ? decodeDicomText(bytes, charset) : decodeAscii(bytes);
-  const upper = fold(exact);
-  // The two forms share offsets; the rare letters whose upper case is longer (ß → SS) keep the value as written.
-  const value = upper.length === exact.length ? upper : exact;
+  // fold() keeps lengths, so the two forms share offsets.
+  const value = fold(exact);
   hay.parts.push(value);
   hay.exact.push(exact);
   hay.starts.push(hay.length);
